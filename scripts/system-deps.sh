@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install the Debian packages the book uses, when they are missing:
+#   real speech and noise (see the preface for credits), ffmpeg, and Chromium for the browser tests.
+# Needs root or sudo. Without them it prints the command and carries on: the corpus then
+# falls back to synthetic speech (loudly), and the browser tests are skipped.
+set -u
+PKGS="asterisk-core-sounds-en-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 \
+asterisk-core-sounds-ru-g722 asterisk-core-sounds-en lincity-ng-data minetest-data sonic-pi-samples \
+chromium chromium-driver python3-venv"
+missing=""
+for p in $PKGS; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+  echo "system-deps: all Debian packages present"
+  exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: not a Debian/Ubuntu system; missing:$missing" >&2
+  echo "system-deps: the book will use the synthetic fallback corpus" >&2
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; else
+    echo "system-deps: run as root to install:$missing" >&2
+    echo "  sudo apt-get install -y --no-install-recommends$missing" >&2
+    echo "system-deps: continuing without them (synthetic fallback corpus)" >&2
+    exit 0
+  fi
+fi
+echo "system-deps: installing$missing"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,136 @@
+"""Browser tests of the built website (``_build/html``) in headless Chromium.
+
+Run by ``make test`` after the book build (``pytest -m browser``). Skipped when
+Chromium/ChromeDriver are not installed or the site has not been built.
+Every page: no JavaScript errors, no failed or external requests, every image
+loaded, every audio element decodable; every static listening control changes
+both its picture and its audio when moved.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+SITE = Path(__file__).resolve().parents[1] / "_build" / "html"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian chromium + chromium-driver not installed"),
+    pytest.mark.skipif(not (SITE / "index.html").exists(), reason="site not built (make book)"),
+]
+
+
+def _pages():
+    if not SITE.exists():
+        return []
+    return sorted(str(p.relative_to(SITE)) for p in (SITE / "book").glob("*.html"))
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--autoplay-policy=no-user-gesture-required", "--window-size=1280,1000",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+RESOURCES_JS = """
+return performance.getEntriesByType('resource').map(e => [e.name, e.responseStatus || 0]);
+"""
+IMAGES_JS = """
+return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80));
+"""
+AUDIO_JS = """
+const done = arguments[arguments.length - 1];
+const audios = Array.from(document.querySelectorAll('audio'));
+Promise.all(audios.map(a => new Promise(res => {
+  const src = a.currentSrc || a.src || (a.querySelector('source') || {}).src || '';
+  if (!src) { res('no source'); return; }
+  fetch(src).then(r => r.arrayBuffer()).then(buf => {
+    const ctx = new OfflineAudioContext(1, 16000, 16000);
+    return ctx.decodeAudioData(buf);
+  }).then(b => res(b.duration > 0 ? null : 'empty audio'), e => res('undecodable: ' + e));
+}))).then(r => done({count: audios.length, errors: r.filter(x => x)}));
+"""
+
+
+@pytest.mark.parametrize("page", _pages())
+def test_page_loads_cleanly(server, browser, page):
+    browser.get(f"{server}/{page}")
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, f"{page}: console errors {severe[:3]}"
+    resources = browser.execute_script(RESOURCES_JS)
+    external = [n for n, _ in resources if not n.startswith(server) and not n.startswith("data:")]
+    assert not external, f"{page}: requests leave the site: {external[:3]}"
+    failed = [n for n, status in resources if status >= 400]
+    assert not failed, f"{page}: failed requests {failed[:3]}"
+    broken = browser.execute_script(IMAGES_JS)
+    assert not broken, f"{page}: images that did not load: {broken[:3]}"
+    browser.set_script_timeout(60)
+    report = browser.execute_async_script(AUDIO_JS)
+    assert not report["errors"], f"{page}: audio problems {report['errors'][:3]}"
+
+
+SWITCH_JS = """
+const hash = s => { let h = 0; for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0; return s.length + ':' + h; };
+const root = arguments[0], i = arguments[1];
+const input = root.querySelector('.sedemo-switcher-input');
+input.value = i;
+input.dispatchEvent(new Event('input', {bubbles: true}));
+input.dispatchEvent(new Event('change', {bubbles: true}));
+const vis = Array.from(root.querySelectorAll('.sedemo-variant')).filter(v => !v.hidden);
+if (vis.length !== 1) return null;
+const img = vis[0].querySelector('img');
+const au = vis[0].querySelector('audio');
+const src = au ? (au.currentSrc || au.src || (au.querySelector('source') || {}).src) : null;
+return [vis[0].dataset.index, img ? hash(img.src) : null, src ? hash(src) : null];
+"""
+
+
+@pytest.mark.parametrize("page", _pages())
+def test_static_controls_switch_picture_and_audio(server, browser, page):
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{server}/{page}")
+    controls = browser.find_elements(By.CSS_SELECTOR, ".sedemo-switcher")
+    if not controls:
+        pytest.skip(f"{page} has no listening control")
+    for root in controls:
+        n = int(root.get_attribute("data-count"))
+        assert n == len(root.find_elements(By.CSS_SELECTOR, ".sedemo-variant"))
+        states = [browser.execute_script(SWITCH_JS, root, i) for i in range(n)]
+        assert all(s is not None for s in states), f"{page}: not exactly one visible variant"
+        assert [s[0] for s in states] == [str(i) for i in range(n)]
+        for kind, k in (("picture", 1), ("audio", 2)):
+            values = [s[k] for s in states]
+            if any(v is not None for v in values):
+                assert len(set(values)) == n, f"{page}: moving the control does not change the {kind}"
