@@ -1,0 +1,121 @@
+"""Evaluate enhancers on the corpus: tables of metrics by SNR and noise type.
+
+An *enhancer* is any function ``enhance(noisy, clean=None) -> estimate`` on 16-kHz
+float waveforms ``(L,)``; oracle enhancers (chapter 3) use the clean reference,
+real ones ignore it. :func:`evaluate` runs one or more enhancers over corpus items
+and returns one row per (item, system) with every metric; :func:`summarize` turns
+the rows into the tables of chapters 3-6.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import masks, metrics, stft
+
+DEFAULT_METRICS = ("pesq_wb", "stoi", "estoi", "si_sdr", "cd")
+
+_METRIC_FUNCS = {
+    "pesq_wb": lambda e, r, sr: metrics.pesq(estimate=e, reference=r, sample_rate=sr, mode="wb"),
+    "pesq_nb": lambda e, r, sr: metrics.pesq(estimate=e, reference=r, sample_rate=sr, mode="nb"),
+    "stoi": lambda e, r, sr: metrics.stoi(estimate=e, reference=r, sample_rate=sr),
+    "estoi": lambda e, r, sr: metrics.stoi(estimate=e, reference=r, sample_rate=sr, extended=True),
+    "si_sdr": lambda e, r, sr: metrics.si_sdr(estimate=e, reference=r),
+    "sd_sdr": lambda e, r, sr: metrics.sd_sdr(estimate=e, reference=r),
+    "snr": lambda e, r, sr: metrics.snr(estimate=e, reference=r),
+    "seg_snr": lambda e, r, sr: metrics.seg_snr(estimate=e, reference=r, sample_rate=sr),
+    "cd": lambda e, r, sr: metrics.cepstral_distance(estimate=e, reference=r, sample_rate=sr),
+}
+
+
+def score(estimate, reference, sample_rate: int = 16000, which: Iterable[str] = DEFAULT_METRICS) -> dict:
+    """The metrics named in ``which`` (keys of ``metrics.evaluate``) for one pair.
+    ``estimate``, ``reference``: float ``(L,)`` at ``sample_rate`` Hz."""
+    unknown = [m for m in which if m not in _METRIC_FUNCS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {sorted(_METRIC_FUNCS)}")
+    return {m: float(_METRIC_FUNCS[m](estimate, reference, sample_rate)) for m in which}
+
+
+def oracle_enhancer(name: str, cfg: stft.STFTConfig = stft.DEFAULT, **options) -> Callable:
+    """An enhancer that applies the oracle mask ``name`` (a key of
+    :data:`sedemo.masks.ORACLE_MASKS`: IBM, IRM, IAM, PSM, cIRM) computed from the
+    clean reference, then resynthesises with :func:`sedemo.stft.istft`. ``options``
+    go to the mask (``lc_db=``, ``beta=`` ...). Chapter 3's upper bounds."""
+    if name not in masks.ORACLE_MASKS:
+        raise ValueError(f"unknown oracle mask {name!r}; choose from {sorted(masks.ORACLE_MASKS)}")
+
+    def enhance(noisy, clean=None):
+        if clean is None:
+            raise ValueError(f"the oracle {name} needs the clean reference: call enhance(noisy, clean)")
+        clean = np.asarray(clean, dtype=np.float64)
+        noisy = np.asarray(noisy, dtype=np.float64)
+        S, Y = stft.stft(clean, cfg), stft.stft(noisy, cfg)
+        mask = masks.oracle_mask(name, clean=S, noise=Y - S, mixture=Y, **options)
+        return stft.istft(masks.apply_mask(mask, Y), cfg, length=len(noisy)).astype(np.float32)
+
+    enhance.__name__ = f"oracle_{name}"
+    return enhance
+
+
+def evaluate(systems: dict[str, Callable], items, which: Iterable[str] = DEFAULT_METRICS,
+             include_noisy: bool = True, progress: bool = False, sample_rate: int = 16000) -> list[dict]:
+    """Run every enhancer of ``systems`` (name -> ``enhance(noisy, clean)``) on each
+    corpus item and score it against the clean reference.
+
+    Returns rows ``{"id", "snr_db", "noise_type", "system", <metric>: value}``; the
+    unprocessed mixture appears as system ``"noisy"`` when ``include_noisy``.
+    Used in chapters 3-6 and by ``python -m sedemo.evaluate``.
+    """
+    which = tuple(which)
+    items = list(items)
+    iterator = items
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(items, desc="evaluate", unit="item")
+    rows = []
+    for item in iterator:
+        clean, noisy = item.load()
+        outputs = {"noisy": noisy} if include_noisy else {}
+        for name, enhance in systems.items():
+            est = np.asarray(enhance(noisy, clean), dtype=np.float32)
+            if est.shape != clean.shape:
+                raise ValueError(f"system {name!r} returned shape {est.shape} for input {clean.shape}: "
+                                 "an enhancer must return a waveform of the input's length")
+            outputs[name] = est
+        for name, est in outputs.items():
+            rows.append({"id": item.id, "snr_db": item.snr_db, "noise_type": item.noise_type, "system": name,
+                         **score(est, clean, sample_rate, which)})
+    return rows
+
+
+def summarize(rows: list[dict], by: str | tuple = "snr_db", which: Iterable[str] = DEFAULT_METRICS,
+              systems: list[str] | None = None):
+    """Mean of each metric per system and per value of ``by`` (a column name such as
+    ``"snr_db"`` or ``"noise_type"``, or ``()`` for the overall mean), as a pandas
+    DataFrame with a (metric, ``by``) column index and systems as rows, in the order
+    given by ``systems`` (default: order of appearance)."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    which = [m for m in which if m in df.columns]
+    order = systems or list(dict.fromkeys(df["system"]))
+    if not by:
+        return df.groupby("system")[which].mean().loc[order]
+    table = df.pivot_table(index="system", columns=by, values=which, aggfunc="mean")
+    return table[which].loc[order]
+
+
+def balanced_subset(items, per_cell: int, by=("snr_db", "noise_type")) -> list:
+    """The first ``per_cell`` items of each combination of the ``by`` attributes:
+    a smaller test set that keeps the SNR x noise-type grid balanced."""
+    seen: dict[tuple, int] = {}
+    out = []
+    for it in items:
+        key = tuple(getattr(it, b) for b in by)
+        if seen.get(key, 0) < per_cell:
+            seen[key] = seen.get(key, 0) + 1
+            out.append(it)
+    return out
