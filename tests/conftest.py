@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 SR = 16000
+
+# Tests run many tiny tensor operations: one thread is faster than two on this
+# 2-core machine (thread start-up dominates) and makes timings less noisy.
+torch.set_num_threads(1)
 
 
 def speech_like(seconds: float = 3.0, sample_rate: int = SR, seed: int = 0) -> np.ndarray:
