@@ -1,0 +1,874 @@
+"""The book's enhancement models, each built by name from a config dataclass.
+
+Chapter 3 (``book/03_masks.ipynb``, claim C9) trains the LSTM mask estimator and its
+mapping twin; chapter 5 (complex spectral mapping, claims C10-C11) the
+CRN, the GCRN and its comparison variants; chapter 7 runs every causal model
+through the causality checker (:func:`sedemo.causality.check`).
+
+One interface for every model
+-----------------------------
+``model(noisy_spec) -> enhanced_spec``: both are complex STFTs ``(batch, F, T)``
+from :func:`sedemo.stft.stft` with the model's ``model.stft_config`` (by default
+20 ms square-root Hann window, 10 ms hop, ``F = 161`` bins, causal framing). The
+output is the *uncompressed* enhanced spectrum, so every loss of
+:mod:`sedemo.losses` and :func:`sedemo.stft.istft` apply to it directly.
+:func:`enhance` does ``stft -> model -> istft`` on waveforms.
+``model.estimate(noisy_spec)`` returns a dict with the same ``"spec"`` plus the
+intermediate quantities a loss may need: ``"mask"`` (masking models),
+``"magnitude"`` (the predicted compressed magnitude ``|S|^c``), ``"phase"``
+(direct phase regression). Every model has ``.name``, ``.config``, ``.causal``
+(bool) and ``.stft_config``.
+
+Layout inside the convolutional models: ``(batch, channels, time, freq)``, the
+convention of :mod:`sedemo.nn`. Time is never strided, pooled or normalised over
+(claims C13, C15): a model whose ``.causal`` is True has output frame ``t``
+depending on input frames ``<= t`` only (tested by perturbing the future).
+
+Registry
+--------
+:data:`MODELS` maps each name to a :class:`ModelSpec` (model class, its config
+class, the fields that make the variant); :func:`config_for` gives the default or
+tiny config, :func:`build_model` the model. Configs are frozen dataclasses (data,
+not code): ``build_model("gcrn", channels=(8, 16, 32, 32, 32))`` overrides a field,
+``build_model("gcrn", tiny=True)`` gives the test-sized model.
+
+Names: ``lstm_mask``, ``lstm_map`` (chapter 3), ``crn``, ``gcrn``, ``gcrn_1dec``,
+``gcrn_mag``, ``gcrn_magphase`` (chapter 5).
+
+Compression. The CRN/GCRN inputs and targets are power-law compressed,
+``|Y|^c e^{jθ_Y}`` with ``c = 0.3`` (the compression of the loss of Braun & Tashev
+2021, :func:`sedemo.features.compress`), which keeps the ~100 dB dynamic range of
+speech spectra trainable; ``compress=1.0`` gives the raw spectra of the papers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import nn as snn
+from ._utils import as_tensor, like
+from .features import splice
+from .stft import STFTConfig, istft, stft
+
+__all__ = [
+    "LSTMConfig", "CRNConfig", "GCRNConfig",
+    "LSTMEnhancer", "CRN", "GCRN", "GroupedLSTM",
+    "ModelSpec", "MODELS", "config_for", "build_model", "build_from_config",
+    "enhance", "count_parameters", "model_table",
+    "save", "load", "load_pretrained", "pretrained_path", "PRETRAINED_DIR",
+    "model_payload", "model_from_payload",
+]
+
+#: Where :func:`load_pretrained` looks for ``<name>.pt``.
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+_FORMAT = "sedemo-model"
+_FORMAT_VERSION = 1
+
+
+# --------------------------------------------------------------------------- configs
+@dataclass(frozen=True)
+class _STFTFields:
+    """STFT fields shared by every config (see :class:`sedemo.stft.STFTConfig`)."""
+
+    n_fft: int = 320
+    hop: int = 160
+    window: str = "sqrt_hann"
+    sample_rate: int = 16000
+
+    @property
+    def stft_config(self) -> STFTConfig:
+        return STFTConfig(n_fft=self.n_fft, hop=self.hop, window=self.window,
+                          sample_rate=self.sample_rate)
+
+    @property
+    def n_freqs(self) -> int:
+        return self.n_fft // 2 + 1
+
+
+@dataclass(frozen=True)
+class LSTMConfig(_STFTFields):
+    """LSTM enhancer of chapter 3 (claim C9): log-power features -> LSTM -> mask or magnitude.
+
+    * ``output``: ``"mask"`` (a real mask in [0, 1] per T-F bin, sigmoid, applied to
+      the noisy STFT; noisy phase kept) or ``"magnitude"`` (direct mapping: the
+      network predicts the enhanced magnitude, combined with the noisy phase).
+    * ``map_target`` (``output="magnitude"`` only): ``"compressed"`` (softplus
+      output = ``|S|^compress``) or ``"log"`` (linear output = normalised
+      log-power in dB, ``|S| = 10^(dB/20)``, clamped to ``[floor_db, 60]`` dB).
+    * ``context`` past frames and ``right_context`` future frames spliced onto
+      each frame (:func:`sedemo.features.splice`); ``right_context > 0`` makes the
+      model non-causal (it reads that many future frames, claim C1).
+    * ``hidden``, ``layers``, ``dropout`` (between LSTM layers), ``bidirectional``
+      (non-causal, for claim C12 only).
+    * ``feat_mean_db``, ``feat_std_db``: fixed input normalisation
+      ``(logpow - mean) / std``. Fixed (not utterance-level) statistics keep the
+      model causal; the defaults are round values near the mean and standard
+      deviation of the noisy log-power over 40 training mixtures of the book's
+      corpus (-22.6 dB and 17.3 dB).
+    * ``floor_db``: floor of the log-power (:func:`sedemo.features.log_power`).
+    """
+
+    output: str = "mask"
+    map_target: str = "compressed"
+    compress: float = 0.3
+    context: int = 0
+    right_context: int = 0
+    hidden: int = 256
+    layers: int = 2
+    dropout: float = 0.0
+    bidirectional: bool = False
+    feat_mean_db: float = -25.0
+    feat_std_db: float = 17.0
+    floor_db: float = -120.0
+
+    def __post_init__(self):
+        _choice("output", self.output, ("mask", "magnitude"))
+        _choice("map_target", self.map_target, ("compressed", "log"))
+        _check_compress(self.compress)
+        if self.context < 0 or self.right_context < 0:
+            raise ValueError(f"context and right_context must be >= 0, got {self.context}, {self.right_context}")
+        if self.hidden < 1 or self.layers < 1:
+            raise ValueError(f"hidden and layers must be >= 1, got {self.hidden}, {self.layers}")
+
+    @classmethod
+    def tiny(cls, **overrides) -> "LSTMConfig":
+        """A test-sized config: 64-point FFT (33 bins), one LSTM layer of 16 units."""
+        base = dict(n_fft=64, hop=32, hidden=16, layers=1)
+        return cls(**{**base, **overrides})
+
+
+@dataclass(frozen=True)
+class CRNConfig(_STFTFields):
+    """Convolutional recurrent network (Tan & Wang, Interspeech 2018), chapter 5.
+
+    Encoder of ``len(channels)`` causal convolutions (kernel ``kernel`` =
+    (time, freq), stride 2 along frequency, frequency not padded: 161 bins ->
+    80, 39, 19, 9, 4), each followed by ``norm`` and ELU; an LSTM of ``lstm_layers``
+    layers over the flattened bottleneck (``channels[-1] * F_bottleneck``
+    features; ``lstm_hidden=None`` keeps that size, as the paper, otherwise a
+    linear layer maps back); a mirrored decoder of causal transposed
+    convolutions whose input is the concatenation of the previous decoder output
+    and the encoder output of the same level (skip connections). The last layer
+    has one channel and a softplus: the compressed magnitude ``|S|^compress``,
+    combined with the noisy phase (magnitude mapping, as the paper).
+
+    The paper's channels are 16-32-64-128-256 (LSTM of 1024 units); the default
+    here, 16-32-64-64-64 (LSTM of 256), trains on a CPU. ``norm``: ``"batch"``
+    (the paper's BatchNorm: causal once in ``eval()``, claim C15), ``"cln"``
+    (:class:`sedemo.nn.CumulativeLayerNorm`, causal in both modes) or ``"none"``.
+    ``compress = 1`` gives the paper's raw magnitude.
+    """
+
+    channels: tuple = (16, 32, 64, 64, 64)
+    kernel: tuple = (2, 3)
+    lstm_hidden: int | None = None
+    lstm_layers: int = 2
+    norm: str = "batch"
+    compress: float = 0.3
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "kernel", tuple(int(k) for k in self.kernel))
+        _choice("norm", self.norm, ("batch", "cln", "none"))
+        _check_compress(self.compress)
+        _freq_sizes(self.n_freqs, len(self.channels), self.kernel[1])  # raises when too deep
+
+    @classmethod
+    def tiny(cls, **overrides) -> "CRNConfig":
+        """A test-sized config: 64-point FFT (33 bins -> 16, 7, 3), channels 4-8-8."""
+        base = dict(n_fft=64, hop=32, channels=(4, 8, 8))
+        return cls(**{**base, **overrides})
+
+
+@dataclass(frozen=True)
+class GCRNConfig(_STFTFields):
+    """Gated convolutional recurrent network (Tan & Wang, TASLP 2020), chapter 5.
+
+    Input: the compressed noisy spectrum ``|Y|^c e^{jθ_Y}`` as two channels (real,
+    imaginary), or its magnitude only (``inputs="magnitude"``). One shared encoder of
+    gated causal convolutions (GLU: ``conv(x) * sigmoid(conv_gate(x))``, then
+    ``norm`` and ELU; kernel ``kernel``, stride 2 along frequency); a grouped LSTM
+    over the flattened bottleneck (``lstm_groups`` groups, each with its own LSTM,
+    and a representation rearrangement between layers; :class:`GroupedLSTM`);
+    ``n_decoders`` decoders of gated causal transposed convolutions with skip
+    connections (concatenation). What the decoders predict is ``target``:
+
+    * ``"complex"``: the compressed real and imaginary parts (complex spectral
+      mapping). ``n_decoders=2``: one decoder for each (the paper's GCRN, claim C11);
+      ``n_decoders=1``: one decoder with two output channels.
+    * ``"magnitude"``: the compressed magnitude (softplus) with the noisy phase;
+      one decoder.
+    * ``"mag_phase"``: two decoders, compressed magnitude (softplus) and the phase
+      angle in radians, predicted raw (unbounded; only ``e^{jφ}`` is used, so the
+      angle is wrapped by construction; a loss on the angle must be wrapped too,
+      e.g. ``1 - cos(φ̂ - θ_S)``). Direct phase regression for claim C10.
+
+    ``channels`` (encoder) and ``decoder_channels`` (``None``: the encoder's,
+    mirrored; else one entry per decoder layer but the last, which has the output
+    channels) set the widths; ``lstm_hidden=None`` keeps the bottleneck size.
+    The paper's encoder has 16-32-64-128-256 channels; the default 16-32-64-64-64
+    keeps the causal model under 2 M parameters and fast on one CPU thread.
+    ``norm``: as :class:`CRNConfig`. ``compress``: the power-law exponent of
+    inputs and targets (1.0: the paper's raw spectra).
+    """
+
+    channels: tuple = (16, 32, 64, 64, 64)
+    decoder_channels: tuple | None = None
+    kernel: tuple = (2, 3)
+    lstm_hidden: int | None = None
+    lstm_layers: int = 2
+    lstm_groups: int = 2
+    rearrange: bool = True
+    norm: str = "batch"
+    compress: float = 0.3
+    inputs: str = "complex"
+    target: str = "complex"
+    n_decoders: int = 2
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "kernel", tuple(int(k) for k in self.kernel))
+        if self.decoder_channels is not None:
+            dc = tuple(int(c) for c in self.decoder_channels)
+            object.__setattr__(self, "decoder_channels", dc)
+            if len(dc) != len(self.channels) - 1:
+                raise ValueError(
+                    f"decoder_channels needs {len(self.channels) - 1} entries (one per decoder "
+                    f"layer but the last), got {len(dc)}"
+                )
+        _choice("norm", self.norm, ("batch", "cln", "none"))
+        _choice("inputs", self.inputs, ("complex", "magnitude"))
+        _choice("target", self.target, ("complex", "magnitude", "mag_phase"))
+        _check_compress(self.compress)
+        allowed = {"complex": (1, 2), "magnitude": (1,), "mag_phase": (2,)}[self.target]
+        if self.n_decoders not in allowed:
+            raise ValueError(f"target={self.target!r} needs n_decoders in {allowed}, got {self.n_decoders}")
+        if self.lstm_groups < 1:
+            raise ValueError(f"lstm_groups must be >= 1, got {self.lstm_groups}")
+        _freq_sizes(self.n_freqs, len(self.channels), self.kernel[1])
+
+    @classmethod
+    def tiny(cls, **overrides) -> "GCRNConfig":
+        """A test-sized config: 64-point FFT (33 bins -> 16, 7, 3), channels 4-8-8."""
+        base = dict(n_fft=64, hop=32, channels=(4, 8, 8))
+        if overrides.get("decoder_channels") is None and overrides.get("n_decoders", 2) == 1 \
+                and overrides.get("target", "complex") == "complex":
+            base["decoder_channels"] = (13, 8)  # parameter-matched one-decoder variant
+        return cls(**{**base, **overrides})
+
+
+def _choice(name: str, value, options) -> None:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+
+
+def _check_compress(c: float) -> None:
+    if not (isinstance(c, (int, float)) and 0 < c <= 1):
+        raise ValueError(f"compress must be in (0, 1], got {c!r}")
+
+
+def _freq_sizes(n_freqs: int, n_layers: int, kf: int, sf: int = 2) -> list[int]:
+    """Frequency bins after each encoder layer (kernel ``kf``, stride ``sf``, no padding)."""
+    sizes = [n_freqs]
+    for i in range(n_layers):
+        nxt = (sizes[-1] - kf) // sf + 1
+        if nxt < 1:
+            raise ValueError(
+                f"{n_layers} encoder layers are too many for {n_freqs} frequency bins "
+                f"(layer {i + 1} would have {nxt} bins); use fewer channels entries or a larger n_fft"
+            )
+        sizes.append(nxt)
+    return sizes
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_spec(spec: torch.Tensor, n_freqs: int, who: str) -> torch.Tensor:
+    if not isinstance(spec, torch.Tensor):
+        spec = as_tensor(spec)
+    if not spec.is_complex():
+        raise TypeError(
+            f"{who} expects the complex noisy STFT (batch, F, T) from sedemo.stft.stft; "
+            f"got a real {spec.dtype} tensor"
+        )
+    if spec.dim() != 3:
+        hint = " Add a batch axis: spec.unsqueeze(0)." if spec.dim() == 2 else ""
+        raise ValueError(f"{who} expects (batch, F, T), got shape {tuple(spec.shape)}.{hint}")
+    if spec.shape[1] != n_freqs:
+        raise ValueError(
+            f"{who} expects {n_freqs} frequency bins (its stft_config), got {spec.shape[1]}: "
+            "compute the STFT with model.stft_config"
+        )
+    return spec
+
+
+def _param_dtype(module: nn.Module) -> torch.dtype:
+    p = next(module.parameters(), None)
+    return p.dtype if p is not None else torch.get_default_dtype()
+
+
+def _complex_of(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+
+def _unit_phase(spec: torch.Tensor) -> torch.Tensor:
+    """``Y / |Y|`` (1 where ``Y = 0``): the noisy phase as a unit complex number."""
+    mag = spec.abs()
+    nz = mag > 0
+    return torch.where(nz, spec / torch.where(nz, mag, torch.ones_like(mag)), torch.ones_like(spec))
+
+
+def _compress_spec(spec: torch.Tensor, c: float) -> torch.Tensor:
+    """``|Y|^c e^{jθ}`` (exact, 0 at 0). Inputs only: no gradient needed."""
+    if c == 1:
+        return spec
+    mag = spec.abs()
+    nz = mag > 0
+    scale = torch.where(nz, torch.where(nz, mag, torch.ones_like(mag)).pow(c - 1.0), torch.zeros_like(mag))
+    return spec * scale
+
+
+def _decompress_parts(re: torch.Tensor, im: torch.Tensor, c: float) -> torch.Tensor:
+    """Complex ``Ŝ = Ŝc |Ŝc|^(1/c - 1)`` from the predicted compressed real/imag parts.
+
+    Written with ``(re² + im² + 1e-20)^((1/c - 1)/2)`` so that the gradient stays finite
+    at 0 for every ``c`` (the 1e-20 changes no value visibly: float32 spectra)."""
+    if c == 1:
+        return torch.complex(re, im)
+    scale = (re.square() + im.square() + 1e-20).pow((1.0 / c - 1.0) / 2.0)
+    return torch.complex(re * scale, im * scale)
+
+
+def _norm(kind: str, ch: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(ch)
+    if kind == "cln":
+        return snn.CumulativeLayerNorm(ch)
+    return nn.Identity()
+
+
+class _SEModel(nn.Module):
+    """Base class: config, name, STFT config, causality flag, input checks."""
+
+    name: str = ""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    @property
+    def stft_config(self) -> STFTConfig:
+        """The STFT the model expects (:func:`sedemo.stft.stft` with this config)."""
+        return self.config.stft_config
+
+    @property
+    def causal(self) -> bool:
+        """True when output frame ``t`` depends on input frames ``<= t`` only (in ``eval()``)."""
+        return True
+
+    def _prepare(self, noisy_spec) -> torch.Tensor:
+        spec = _check_spec(noisy_spec, self.config.n_freqs, type(self).__name__)
+        return spec.to(_complex_of(_param_dtype(self)))
+
+    def estimate(self, noisy_spec: torch.Tensor) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def forward(self, noisy_spec: torch.Tensor) -> torch.Tensor:
+        """Complex ``(B, F, T)`` noisy STFT -> complex ``(B, F, T)`` enhanced STFT."""
+        return self.estimate(noisy_spec)["spec"]
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, causal={self.causal}"
+
+
+# --------------------------------------------------------------------------- LSTM (ch. 3)
+class LSTMEnhancer(_SEModel):
+    """LSTM mask estimator / magnitude mapper of chapter 3 (claim C9); see :class:`LSTMConfig`.
+
+    Features: ``(log_power(Y) - feat_mean_db) / feat_std_db``, spliced with
+    ``context`` past and ``right_context`` future frames, ``(B, T, F*(k+1))`` ->
+    unidirectional LSTM -> linear -> per-bin output. References: Weninger et al.,
+    GlobalSIP 2014; Erdogan et al., ICASSP 2015; Wang, Narayanan & Wang, TASLP 2014.
+    """
+
+    def __init__(self, config: LSTMConfig):
+        super().__init__(config)
+        c = config
+        n_in = c.n_freqs * (c.context + c.right_context + 1)
+        self.lstm = nn.LSTM(n_in, c.hidden, num_layers=c.layers, batch_first=True,
+                            dropout=c.dropout if c.layers > 1 else 0.0, bidirectional=c.bidirectional)
+        self.out = nn.Linear(c.hidden * (2 if c.bidirectional else 1), c.n_freqs)
+
+    @property
+    def causal(self) -> bool:
+        return not self.config.bidirectional and self.config.right_context == 0
+
+    def features(self, spec: torch.Tensor) -> torch.Tensor:
+        """Normalised, spliced log-power features ``(B, F*(k+1), T)`` of a complex STFT."""
+        c = self.config
+        power = spec.real.square() + spec.imag.square()
+        logp = 10.0 * torch.log10(power.clamp_min(10.0 ** (c.floor_db / 10.0)))
+        feats = (logp - c.feat_mean_db) / c.feat_std_db
+        if c.context or c.right_context:
+            feats = splice(feats, c.context, c.right_context)
+        return feats
+
+    def estimate(self, noisy_spec: torch.Tensor) -> dict:
+        """``{"spec": Ŝ, "mask": M}`` (``output="mask"``) or ``{"spec", "magnitude"}``."""
+        c = self.config
+        spec = self._prepare(noisy_spec)
+        h, _ = self.lstm(self.features(spec).transpose(1, 2))  # (B, T, H)
+        z = self.out(h).transpose(1, 2)  # (B, F, T)
+        if c.output == "mask":
+            mask = torch.sigmoid(z)
+            return {"spec": mask * spec, "mask": mask}
+        if c.map_target == "compressed":
+            mag_c = F.softplus(z)
+            mag = mag_c.pow(1.0 / c.compress)
+        else:
+            db = (z * c.feat_std_db + c.feat_mean_db).clamp(c.floor_db, 60.0)
+            mag = 10.0 ** (db / 20.0)
+            mag_c = mag.pow(c.compress)
+        return {"spec": mag * _unit_phase(spec), "magnitude": mag_c}
+
+
+# --------------------------------------------------------------------------- CRN (ch. 5)
+class _ConvBlock(nn.Module):
+    """Causal conv (optionally gated: GLU) + norm + ELU, (B, C, T, F) layout."""
+
+    def __init__(self, cin, cout, kernel, norm, gated, transposed=False, output_padding=0,
+                 last=False):
+        super().__init__()
+        self.gated = gated
+        n_out = 2 * cout if gated else cout
+        if transposed:
+            self.conv = snn.CausalConvTranspose2d(cin, n_out, kernel, stride=(1, 2),
+                                                  output_padding=(0, output_padding))
+        else:
+            self.conv = snn.CausalConv2d(cin, n_out, kernel, stride=(1, 2))
+        self.last = last
+        self.norm = nn.Identity() if last else _norm(norm, cout)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.gated:
+            a, g = y.chunk(2, dim=1)
+            y = a * torch.sigmoid(g)
+        if self.last:
+            return y
+        return F.elu(self.norm(y))
+
+
+def _decoder(enc_channels, dec_channels, out_ch, kernel, norm, gated, freq_sizes):
+    """Decoder layers mirroring the encoder; layer ``i`` takes ``cat(dec, skip)``."""
+    n = len(enc_channels)
+    kf = kernel[1]
+    layers = nn.ModuleList()
+    prev = enc_channels[-1]
+    outs = list(dec_channels) + [out_ch]
+    for i in range(n):
+        skip = enc_channels[n - 1 - i]
+        f_in, f_target = freq_sizes[n - i], freq_sizes[n - 1 - i]
+        op = f_target - ((f_in - 1) * 2 + kf)
+        layers.append(_ConvBlock(prev + skip, outs[i], kernel, norm, gated, transposed=True,
+                                 output_padding=op, last=(i == n - 1)))
+        prev = outs[i]
+    return layers
+
+
+def _run_decoder(layers, x, skips):
+    for layer, skip in zip(layers, reversed(skips)):
+        x = layer(torch.cat([x, skip], dim=1))
+    return x
+
+
+class CRN(_SEModel):
+    """Causal convolutional recurrent network (Tan & Wang 2018); see :class:`CRNConfig`.
+
+    Reference: K. Tan, D. Wang, "A convolutional recurrent neural network for
+    real-time speech enhancement", Interspeech 2018. Chapter 5.
+    """
+
+    def __init__(self, config: CRNConfig):
+        super().__init__(config)
+        c = config
+        self.freq_sizes = _freq_sizes(c.n_freqs, len(c.channels), c.kernel[1])
+        chans = (1,) + c.channels
+        self.encoder = nn.ModuleList(
+            _ConvBlock(chans[i], chans[i + 1], c.kernel, c.norm, gated=False) for i in range(len(c.channels))
+        )
+        flat = c.channels[-1] * self.freq_sizes[-1]
+        hidden = c.lstm_hidden or flat
+        self.lstm = nn.LSTM(flat, hidden, num_layers=c.lstm_layers, batch_first=True)
+        self.proj = nn.Linear(hidden, flat) if hidden != flat else nn.Identity()
+        self.decoder = _decoder(c.channels, c.channels[::-1][1:], 1, c.kernel, c.norm, False, self.freq_sizes)
+
+    def estimate(self, noisy_spec: torch.Tensor) -> dict:
+        """``{"spec": Ŝ, "magnitude": |S|^c estimate (B, F, T)}``."""
+        c = self.config
+        spec = self._prepare(noisy_spec)
+        x = _compress_spec(spec, c.compress).abs().transpose(1, 2).unsqueeze(1)  # (B, 1, T, F)
+        skips = []
+        for layer in self.encoder:
+            x = layer(x)
+            skips.append(x)
+        x = _bottleneck(self.lstm, self.proj, x)
+        y = _run_decoder(self.decoder, x, skips)  # (B, 1, T, F)
+        mag_c = F.softplus(y[:, 0]).transpose(1, 2)  # (B, F, T)
+        return {"spec": mag_c.pow(1.0 / c.compress) * _unit_phase(spec), "magnitude": mag_c}
+
+
+def _bottleneck(rnn, proj, x):
+    """(B, C, T, F) -> flatten (B, T, C*F) -> rnn -> proj -> (B, C, T, F)."""
+    b, ch, t, f = x.shape
+    z = x.permute(0, 2, 1, 3).reshape(b, t, ch * f)
+    z, _ = rnn(z)
+    z = proj(z)
+    return z.reshape(b, t, ch, f).permute(0, 2, 1, 3)
+
+
+# --------------------------------------------------------------------------- GCRN (ch. 5)
+class GroupedLSTM(nn.Module):
+    """Grouped LSTM with representation rearrangement (Gao, Ozturk & Wang 2018; used by GCRN).
+
+    Input ``(B, T, D)`` -> output ``(B, T, H)``. Each layer splits its input features
+    into ``groups`` equal chunks and runs one unidirectional LSTM of ``H/groups``
+    units per chunk (``groups`` times fewer weights than one LSTM of ``H``). Between
+    layers the representation is rearranged so that every group of the next layer
+    sees features of every group of this one: the outputs ``(B, T, G, H/G)`` are
+    transposed to ``(B, T, H/G, G)`` and flattened (a shuffle, as ShuffleNet's
+    channel shuffle). ``D`` and ``H`` must be divisible by ``groups``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 2, groups: int = 2,
+                 rearrange: bool = True):
+        super().__init__()
+        if input_size % groups or hidden_size % groups:
+            raise ValueError(
+                f"GroupedLSTM: input_size ({input_size}) and hidden_size ({hidden_size}) must be "
+                f"divisible by groups ({groups})"
+            )
+        self.groups, self.rearrange = groups, rearrange
+        self.layers = nn.ModuleList()
+        size = input_size
+        for _ in range(num_layers):
+            self.layers.append(nn.ModuleList(
+                nn.LSTM(size // groups, hidden_size // groups, batch_first=True) for _ in range(groups)
+            ))
+            size = hidden_size
+
+    def forward(self, x: torch.Tensor):
+        g = self.groups
+        for i, layer in enumerate(self.layers):
+            if i > 0 and self.rearrange and g > 1:
+                b, t, h = x.shape
+                x = x.reshape(b, t, g, h // g).transpose(2, 3).reshape(b, t, h)
+            chunks = x.chunk(g, dim=-1)
+            x = torch.cat([rnn(chunk)[0] for rnn, chunk in zip(layer, chunks)], dim=-1)
+        return x, None
+
+
+class GCRN(_SEModel):
+    """Gated convolutional recurrent network (Tan & Wang 2020) and its variants; see :class:`GCRNConfig`.
+
+    Reference: K. Tan, D. Wang, "Learning complex spectral mapping with gated
+    convolutional recurrent networks for monaural speech enhancement", IEEE/ACM
+    TASLP 28, 2020. Chapter 5 (claims C10, C11).
+    """
+
+    def __init__(self, config: GCRNConfig):
+        super().__init__(config)
+        c = config
+        self.freq_sizes = _freq_sizes(c.n_freqs, len(c.channels), c.kernel[1])
+        chans = (2 if c.inputs == "complex" else 1,) + c.channels
+        self.encoder = nn.ModuleList(
+            _ConvBlock(chans[i], chans[i + 1], c.kernel, c.norm, gated=True) for i in range(len(c.channels))
+        )
+        flat = c.channels[-1] * self.freq_sizes[-1]
+        hidden = c.lstm_hidden or flat
+        if flat % c.lstm_groups:
+            raise ValueError(f"the bottleneck size {flat} is not divisible by lstm_groups={c.lstm_groups}")
+        self.lstm = GroupedLSTM(flat, hidden, c.lstm_layers, c.lstm_groups, c.rearrange)
+        self.proj = nn.Linear(hidden, flat) if hidden != flat else nn.Identity()
+        dec_ch = c.decoder_channels if c.decoder_channels is not None else c.channels[::-1][1:]
+        n_out = {"complex": 2, "magnitude": 1, "mag_phase": 2}[c.target]
+        per = n_out // c.n_decoders
+        self.decoders = nn.ModuleList(
+            _decoder(c.channels, dec_ch, per, c.kernel, c.norm, True, self.freq_sizes)
+            for _ in range(c.n_decoders)
+        )
+
+    def estimate(self, noisy_spec: torch.Tensor) -> dict:
+        """``{"spec": Ŝ}`` plus ``"magnitude"`` (compressed, targets ``magnitude``/``mag_phase``)
+        and ``"phase"`` (radians, ``mag_phase``)."""
+        c = self.config
+        spec = self._prepare(noisy_spec)
+        xc = _compress_spec(spec, c.compress).transpose(1, 2)  # (B, T, F)
+        x = torch.stack([xc.real, xc.imag], 1) if c.inputs == "complex" else xc.abs().unsqueeze(1)
+        skips = []
+        for layer in self.encoder:
+            x = layer(x)
+            skips.append(x)
+        x = _bottleneck(self.lstm, self.proj, x)
+        y = torch.cat([_run_decoder(dec, x, skips) for dec in self.decoders], dim=1)  # (B, n_out, T, F)
+        y = y.transpose(2, 3)  # (B, n_out, F, T)
+        if c.target == "complex":
+            return {"spec": _decompress_parts(y[:, 0], y[:, 1], c.compress)}
+        mag_c = F.softplus(y[:, 0])
+        mag = mag_c.pow(1.0 / c.compress)
+        if c.target == "magnitude":
+            return {"spec": mag * _unit_phase(spec), "magnitude": mag_c}
+        phase = y[:, 1]
+        return {"spec": torch.complex(mag * torch.cos(phase), mag * torch.sin(phase)),
+                "magnitude": mag_c, "phase": phase}
+
+
+# --------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named model: its class, config class, the config fields that make the variant
+    (applied to both the default and the tiny config) and a one-line description."""
+
+    cls: type
+    config_cls: type
+    variant: dict = field(default_factory=dict)
+    description: str = ""
+    chapter: int = 0
+
+
+#: name -> :class:`ModelSpec`. Configs as data: a variant is a set of field values.
+MODELS: dict[str, ModelSpec] = {
+    "lstm_mask": ModelSpec(LSTMEnhancer, LSTMConfig, dict(output="mask"),
+                           "LSTM mask estimator: log-power -> LSTM -> sigmoid mask, noisy phase", 3),
+    "lstm_map": ModelSpec(LSTMEnhancer, LSTMConfig, dict(output="magnitude"),
+                          "LSTM direct mapping: log-power -> LSTM -> compressed magnitude, noisy phase", 3),
+    "crn": ModelSpec(CRN, CRNConfig, {},
+                     "CRN (Tan & Wang 2018): causal conv encoder-decoder + LSTM, magnitude mapping", 5),
+    "gcrn": ModelSpec(GCRN, GCRNConfig, dict(target="complex", n_decoders=2),
+                      "GCRN (Tan & Wang 2020): gated convs, grouped LSTM, shared encoder, "
+                      "two decoders (real, imaginary)", 5),
+    "gcrn_1dec": ModelSpec(GCRN, GCRNConfig,
+                           dict(target="complex", n_decoders=1, decoder_channels=(104, 104, 56, 32)),
+                           "GCRN with one wider decoder and 2 output channels (parameter-matched to gcrn)", 5),
+    "gcrn_mag": ModelSpec(GCRN, GCRNConfig, dict(target="magnitude", n_decoders=1),
+                          "GCRN encoder + one decoder predicting the compressed magnitude, noisy phase", 5),
+    "gcrn_magphase": ModelSpec(GCRN, GCRNConfig, dict(target="mag_phase", n_decoders=2),
+                               "GCRN encoder + two decoders: compressed magnitude and phase angle", 5),
+}
+
+
+def _unknown(name) -> ValueError:
+    return ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+
+
+def config_for(name: str, tiny: bool = False, **overrides):
+    """The config of model ``name`` (``tiny=True``: the test-sized one), with ``overrides``.
+
+    Raises ``ValueError`` listing the valid names for an unknown name and
+    ``TypeError`` listing the fields for an unknown field.
+    """
+    if name not in MODELS:
+        raise _unknown(name)
+    spec = MODELS[name]
+    valid = [f.name for f in fields(spec.config_cls)]
+    bad = [k for k in overrides if k not in valid]
+    if bad:
+        raise TypeError(f"{spec.config_cls.__name__} has no field(s) {', '.join(bad)}; "
+                        f"fields: {', '.join(valid)}")
+    kw = {**spec.variant, **overrides}
+    if tiny:
+        if name == "gcrn_1dec" and "decoder_channels" not in overrides:
+            kw.pop("decoder_channels", None)  # the tiny config has its own matched widths
+        return spec.config_cls.tiny(**kw)
+    return spec.config_cls(**kw)
+
+
+def build_from_config(name: str, config) -> nn.Module:
+    """Model ``name`` built from an explicit ``config`` (of that model's config class)."""
+    if name not in MODELS:
+        raise _unknown(name)
+    spec = MODELS[name]
+    if not isinstance(config, spec.config_cls):
+        raise TypeError(f"model {name!r} needs a {spec.config_cls.__name__}, got {type(config).__name__}")
+    model = spec.cls(config)
+    model.name = name
+    return model
+
+
+def build_model(name: str, tiny: bool = False, **overrides) -> nn.Module:
+    """Build model ``name`` (see :data:`MODELS`) from its config with ``overrides``.
+
+    ``build_model("gcrn")``: the default GCRN; ``build_model("lstm_mask", context=2,
+    hidden=128)``; ``build_model("crn", tiny=True)``: the test-sized CRN. The model
+    is in training mode (call ``.eval()`` for inference). Chapters 3, 5, 7.
+    """
+    return build_from_config(name, config_for(name, tiny=tiny, **overrides))
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def model_table(tiny: bool = False) -> list[dict]:
+    """One row per registered model: name, parameters, causal, chapter, description."""
+    rows = []
+    for name, spec in MODELS.items():
+        m = build_model(name, tiny=tiny)
+        rows.append(dict(name=name, parameters=count_parameters(m), causal=m.causal,
+                         chapter=spec.chapter, description=spec.description))
+    return rows
+
+
+# --------------------------------------------------------------------------- inference
+def enhance(model: nn.Module, noisy, cfg: STFTConfig | None = None):
+    """Enhance a waveform: ``istft(model(stft(noisy)))``, in ``eval()`` mode, without gradients.
+
+    ``noisy``: ``(L,)`` or ``(B, L)`` samples at the model's sample rate (NumPy or
+    torch). ``cfg``: the STFT (default ``model.stft_config``; another one is only
+    accepted when it has the model's ``n_fft``). Returns the enhanced waveform of the
+    same shape and array type. The model's training flag is restored afterwards.
+    """
+    cfg = model.stft_config if cfg is None else cfg
+    if cfg.n_fft != model.stft_config.n_fft:
+        raise ValueError(f"cfg has n_fft={cfg.n_fft} but the model expects {model.stft_config.n_fft}")
+    x = as_tensor(noisy)
+    if x.dim() not in (1, 2):
+        raise ValueError(f"enhance expects (L,) or (B, L) samples, got shape {tuple(x.shape)}")
+    dtype = _param_dtype(model)
+    device = next(model.parameters()).device
+    xb = x.to(device=device, dtype=dtype).reshape(-1, x.shape[-1])
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            y = istft(model(stft(xb, cfg)), cfg, length=xb.shape[-1])
+    finally:
+        model.train(was_training)
+    y = y.reshape(x.shape).to(x.dtype if x.is_floating_point() else dtype).cpu()
+    return like(y, noisy)
+
+
+# --------------------------------------------------------------------------- save / load
+def _plain(obj, where="extra"):
+    """Convert ``obj`` to plain Python/tensor data (weights-only-loadable) or raise TypeError."""
+    if isinstance(obj, np.generic):  # before float: np.float64 is a float subclass
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return type(obj)(obj) if obj is not None else None
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _plain(asdict(obj), where)
+    raise TypeError(f"{where}: cannot store a {type(obj).__name__} in a checkpoint; use plain "
+                    "numbers, strings, lists, dicts and tensors")
+
+
+def model_payload(model: nn.Module, extra: dict | None = None) -> dict:
+    """The plain dict :func:`save` writes: format, name, config, state dict, extra."""
+    if not isinstance(model, _SEModel) or model.name not in MODELS:
+        raise TypeError("save() takes a model built by sedemo.models.build_model")
+    import sedemo
+
+    return {
+        "format": _FORMAT,
+        "format_version": _FORMAT_VERSION,
+        "sedemo_version": sedemo.__version__,
+        "name": model.name,
+        "config": _plain(asdict(model.config)),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "extra": _plain(extra or {}),
+    }
+
+
+def save(model: nn.Module, path, extra: dict | None = None) -> Path:
+    """Write ``model`` (name, config, weights) and ``extra`` metadata to ``path``.
+
+    ``extra``: plain data (numbers, strings, lists, dicts, tensors), e.g. the
+    training command and the validation metrics. The file holds only plain
+    dicts and tensors, so ``torch.load(path, weights_only=True)`` reads it.
+    Returns the path. See :func:`load`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(model_payload(model, extra), tmp)
+    tmp.replace(path)
+    return path
+
+
+def _config_from_dict(config_cls, d: dict):
+    hints = typing.get_type_hints(config_cls)
+    kw = {}
+    for f in fields(config_cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if isinstance(v, list) and "tuple" in str(hints.get(f.name, "")):
+            v = tuple(v)
+        kw[f.name] = v
+    return config_cls(**kw)
+
+
+def model_from_payload(payload: dict) -> nn.Module:
+    """Rebuild the model of a :func:`model_payload` dict (weights loaded, ``eval()`` mode)."""
+    if payload.get("format") != _FORMAT:
+        raise ValueError("not a sedemo model checkpoint (missing format marker)")
+    name = payload["name"]
+    if name not in MODELS:
+        raise _unknown(name)
+    config = _config_from_dict(MODELS[name].config_cls, payload["config"])
+    model = build_from_config(name, config)
+    model.load_state_dict(payload["state_dict"])
+    model.extra = payload.get("extra", {})
+    return model.eval()
+
+
+def load(path, map_location="cpu") -> nn.Module:
+    """Load a model written by :func:`save` (or a training checkpoint of :mod:`sedemo.train`).
+
+    Returns the model in ``eval()`` mode with the saved metadata as ``model.extra``.
+    Uses ``torch.load(weights_only=True)``: no code is executed from the file.
+    """
+    payload = torch.load(Path(path), map_location=map_location, weights_only=True)
+    if isinstance(payload, dict) and "model" in payload and payload.get("format") != _FORMAT:
+        payload = payload["model"]  # a training checkpoint
+    return model_from_payload(payload)
+
+
+def pretrained_path(name: str) -> Path:
+    """``sedemo/pretrained/<name>.pt`` (whether or not it exists)."""
+    if name not in MODELS:
+        raise _unknown(name)
+    return PRETRAINED_DIR / f"{name}.pt"
+
+
+def load_pretrained(name: str) -> nn.Module:
+    """The trained model ``name`` from ``sedemo/pretrained/<name>.pt`` (``eval()`` mode).
+
+    Raises ``FileNotFoundError`` with the command that creates the file when it is
+    missing. ``model.extra`` holds the training command and validation metrics.
+    """
+    path = pretrained_path(name)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no pretrained {name!r} model at {path}. Create it by training it: "
+            f"`python -m sedemo.train --model {name} --steps 20000 --out runs/{name} "
+            f"--export {path}` (see `python -m sedemo.train --help`), or train a short demo "
+            "model in the notebook with sedemo.train.train(TrainConfig(...))."
+        )
+    return load(path)

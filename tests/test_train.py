@@ -1,0 +1,210 @@
+"""Tests of sedemo.train on tiny synthetic data (no built corpus needed): a short run
+writes its log and checkpoint, resume continues exactly, losses are wired right,
+the CLI works on a fake corpus folder."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sedemo import models as M
+from sedemo import train as T
+from conftest import speech_like
+
+SR = 16000
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def fake_pairs(n=4, seconds=0.6, seed=0):
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for i in range(n):
+        s = (0.3 * speech_like(seconds, seed=seed + i)).astype(np.float32)
+        noisy = s + (0.03 * rng.standard_normal(len(s))).astype(np.float32)
+        pairs.append((s, noisy))
+    return pairs
+
+
+def tiny_config(out, **kw):
+    base = dict(model="gcrn", tiny=True, steps=6, batch_size=2, segment=0.25, lr=3e-3, seed=0,
+                threads=1, valid_every=3, ckpt_every=2, log_every=2, n_valid=2, valid_seconds=0.5,
+                out=str(out), progress=False)
+    base.update(kw)
+    return T.TrainConfig(**base)
+
+
+def test_tiny_run_writes_log_and_checkpoint(tmp_path):
+    res = T.train(tiny_config(tmp_path / "run"), fake_pairs(), fake_pairs(2, seed=10))
+    out = tmp_path / "run"
+    for f in ("log.jsonl", "checkpoint.pt", "model.pt", "config.json"):
+        assert (out / f).exists(), f
+    log = T.read_log(out)
+    assert log == res["log"]
+    train_steps = [r["step"] for r in log if r["kind"] == "train"]
+    valid = [r for r in log if r["kind"] == "valid"]
+    assert train_steps == [2, 4, 6]
+    assert [r["step"] for r in valid] == [3, 6]
+    assert all(np.isfinite(r["train_loss"]) and r["seconds"] >= 0 for r in log if r["kind"] == "train")
+    for key in ("valid_loss", "valid_si_sdr", "valid_si_sdr_noisy", "valid_si_sdri"):
+        assert np.isfinite(valid[-1][key])
+    ck = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert ck["step"] == 6 and {"optimizer", "scheduler", "rng", "model"} <= set(ck)
+    m = M.load(out / "model.pt")
+    assert m.name == "gcrn" and m.extra["step"] == 6
+    assert m.extra["command"].startswith("python -m sedemo.train --model gcrn --tiny")
+    assert M.load(out / "checkpoint.pt").config == m.config  # a training checkpoint loads too
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"] == "gcrn" and "command" in cfg
+    assert res["step"] == 6 and res["valid"] == {k: v for k, v in valid[-1].items()
+                                                 if k.startswith("valid_")}
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    pairs, valid = fake_pairs(), fake_pairs(2, seed=10)
+    full = T.train(tiny_config(tmp_path / "full", steps=8, ckpt_every=3, dynamic_mix=True), pairs, valid)
+    half = tiny_config(tmp_path / "split", steps=4, ckpt_every=3, dynamic_mix=True)
+    T.train(half, pairs, valid)
+    resumed = T.train(tiny_config(tmp_path / "split", steps=8, ckpt_every=3, dynamic_mix=True,
+                                  resume=True), pairs, valid)
+    a, b = _state(full["model"]), _state(resumed["model"])
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k  # parameters and BatchNorm statistics
+    def strip(log):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in log]
+
+    # same train records; the split run has one extra validation, at the end of its first half
+    assert [r for r in strip(resumed["log"]) if r["kind"] == "train"] == \
+        [r for r in strip(full["log"]) if r["kind"] == "train"]
+    extra_valid = [r for r in strip(resumed["log"]) if r not in strip(full["log"])]
+    assert [(r["kind"], r["step"]) for r in extra_valid] == [("valid", 4)]
+    assert len(resumed["log"]) == len(full["log"]) + 1
+    assert [r["step"] for r in T.read_log(tmp_path / "split") if r["kind"] == "train"] == [2, 4, 6, 8]
+
+
+def test_resume_refuses_another_model(tmp_path):
+    T.train(tiny_config(tmp_path / "r", steps=2), fake_pairs(2), [])
+    with pytest.raises(ValueError, match="gcrn"):
+        T.train(tiny_config(tmp_path / "r", model="crn", steps=4, resume=True), fake_pairs(2), [])
+
+
+def test_sample_batch():
+    pairs = fake_pairs(3, seconds=0.1)
+    c1, n1 = T.sample_batch(pairs, np.random.default_rng(0), 4, 3200)  # longer than the items
+    c2, n2 = T.sample_batch(pairs, np.random.default_rng(0), 4, 3200)
+    assert c1.shape == (4, 3200) and n1.dtype == np.float32
+    assert np.array_equal(c1, c2) and np.array_equal(n1, n2)
+    assert np.all(c1[:, 1600:] == 0)  # zero padding
+    c, n = T.sample_batch(pairs, np.random.default_rng(1), 4, 800)
+    lens = {len(p[0]) for p in pairs}
+    assert all(any(np.array_equal(row, p[0][s:s + 800]) for p in pairs for s in range(max(lens) - 799))
+               for row in c)
+    cm, nm = T.sample_batch(pairs, np.random.default_rng(1), 4, 800, dynamic_mix=True)
+    assert cm.shape == nm.shape and not np.array_equal(nm - cm, np.zeros_like(cm))
+
+
+def _batch(model, seconds=0.25):
+    s, n = fake_pairs(2, seconds=seconds)[0]
+    ct, nt = torch.from_numpy(s)[None], torch.from_numpy(n)[None]
+    return T._batch_dict(ct, nt, model.stft_config)
+
+
+@pytest.mark.parametrize("loss,model", [
+    ("compressed", "gcrn"), ("mse_spec", "crn"), ("si_sdr", "gcrn"), ("mae", "lstm_map"),
+    ("psa", "lstm_mask"), ("sa", "lstm_mask"), ("ma", "lstm_mask"), ("mag_phase", "gcrn_magphase"),
+])
+def test_make_loss_wires_inputs(loss, model):
+    pytest.importorskip("sedemo.losses")
+    m = M.build_model(model, tiny=True)
+    fn = T.make_loss(loss, model=m)
+    batch = _batch(m)
+    value = fn(m.estimate(batch["noisy_spec"]), batch)
+    assert value.dim() == 0 and torch.isfinite(value)
+    value.backward()
+
+
+def test_make_loss_errors():
+    with pytest.raises(ValueError, match="compressed"):
+        T.make_loss("nonsense")
+    with pytest.raises(ValueError, match="mask"):
+        T.make_loss("psa", model=M.build_model("gcrn", tiny=True))
+    with pytest.raises(ValueError, match="gcrn_magphase"):
+        T.make_loss("mag_phase", model=M.build_model("gcrn", tiny=True))
+    assert {"compressed", "mse_spec", "si_sdr", "mag_phase"} <= set(T.available_losses())
+
+
+def test_fallback_losses_agree():
+    losses = pytest.importorskip("sedemo.losses")
+    fb = T._fallback_losses()
+    g = torch.Generator().manual_seed(0)
+    e = torch.randn(2, 5, 7, generator=g, dtype=torch.complex128)
+    r = torch.randn(2, 5, 7, generator=g, dtype=torch.complex128)
+    a = fb["compressed_complex_from_spectra"][0](estimate_spec=e, reference_spec=r)
+    b = losses.compressed_complex_loss_from_spectra(estimate_spec=e, reference_spec=r)
+    assert torch.allclose(a, b)
+    x, y = torch.randn(2, 400, generator=g, dtype=torch.float64), torch.randn(2, 400, generator=g, dtype=torch.float64)
+    assert torch.allclose(fb["si_sdr"][0](estimate=x, reference=y), losses.si_sdr_loss(estimate=x, reference=y))
+
+
+def test_mask_loss_training_step(tmp_path):
+    res = T.train(tiny_config(tmp_path / "m", model="lstm_mask", loss="psa", steps=2), fake_pairs(2), [])
+    assert res["valid"] == {} and res["step"] == 2
+
+
+def test_config_validation_and_command():
+    with pytest.raises(ValueError, match="valid names"):
+        T.TrainConfig(model="unet")
+    with pytest.raises(ValueError):
+        T.TrainConfig(steps=0)
+    cmd = T.TrainConfig(model="lstm_mask", steps=50, model_overrides={"context": 2}).command()
+    assert cmd == "python -m sedemo.train --model lstm_mask --set context=2 --steps 50"
+
+
+def _fake_corpus(root):
+    from sedemo import audio, data
+
+    rows = []
+    for split, n in (("train", 3), ("valid", 2)):
+        for i, (c, noisy) in enumerate(fake_pairs(n, seed=20 if split == "valid" else 0)):
+            rel_c, rel_n = f"{split}/{split}{i:04d}_clean.wav", f"{split}/{split}{i:04d}_noisy.wav"
+            (root / split).mkdir(parents=True, exist_ok=True)
+            audio.save(root / rel_c, c, SR)
+            audio.save(root / rel_n, noisy, SR)
+            rows.append({"split": split, "id": f"{split}{i:04d}", "clean": rel_c, "noisy": rel_n,
+                         "speaker": "s", "speech_file": "", "noise_type": "white", "noise_source": "x",
+                         "snr_db": "10.000", "seconds": f"{len(c) / SR:.3f}"})
+    with open(root / "manifest.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (root / "info.json").write_text(json.dumps({"version": data.CORPUS_VERSION, "source": "synthetic",
+                                                "config": {}}))
+
+
+def test_cli_on_a_corpus_folder(tmp_path, monkeypatch):
+    root = tmp_path / "corpus"
+    _fake_corpus(root)
+    monkeypatch.setattr(M, "PRETRAINED_DIR", tmp_path / "pretrained")
+    export = tmp_path / "pretrained" / "lstm_mask.pt"
+    res = T.main(["--model", "lstm_mask", "--tiny", "--steps", "3", "--batch-size", "2", "--segment", "0.25",
+                  "--corpus", str(root), "--out", str(tmp_path / "runs" / "{model}"), "--threads", "1",
+                  "--valid-every", "3", "--n-valid", "2", "--no-progress", "--set", "hidden=8",
+                  "--loss", "si_sdr", "--export", str(export)])
+    assert res["step"] == 3 and (tmp_path / "runs" / "lstm_mask" / "log.jsonl").exists()
+    m = M.load_pretrained("lstm_mask")
+    assert m.config.hidden == 8 and "--set hidden=8" in m.extra["command"]
+    assert m.extra["n_train_items"] == 3 and "valid_si_sdr" in m.extra["valid"]
