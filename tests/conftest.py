@@ -55,3 +55,15 @@ def speech() -> np.ndarray:
 def noise() -> np.ndarray:
     """3 s of white Gaussian noise, float64, RMS 0.1, seed 1."""
     return 0.1 * np.random.default_rng(1).standard_normal(3 * SR)
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """A tiny synthetic corpus (espeak-ng speech, synthetic noise) built once per session:
+    6 train, 3 valid and 1 test item per SNR x noise type."""
+    from sedemo import data
+
+    cfg = data.CorpusConfig(n_train=6, n_valid=3, n_test_per_cell=1, synthetic_utterances_per_speaker=4)
+    root = tmp_path_factory.mktemp("tiny_corpus")
+    with pytest.warns(UserWarning, match="SYNTHETIC"):
+        return data.build(root, source="synthetic", config=cfg, progress=False)

@@ -12,11 +12,10 @@ from sedemo import audio, data
 TINY = data.CorpusConfig(n_train=6, n_valid=3, n_test_per_cell=1, synthetic_utterances_per_speaker=4)
 
 
-@pytest.fixture(scope="module")
-def synthetic_corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic")
-    with pytest.warns(UserWarning, match="SYNTHETIC"):
-        return data.build(root, source="synthetic", config=TINY, progress=False)
+@pytest.fixture
+def synthetic_corpus(tiny_corpus):
+    assert tiny_corpus.info["config"]["n_train"] == TINY.n_train  # same parameters as TINY
+    return tiny_corpus
 
 
 def _measured_snr(item):

@@ -54,3 +54,18 @@ def test_wrong_length_output_is_refused(items):
 def test_balanced_subset(items):
     sub = evaluate.balanced_subset(items * 3, per_cell=2)
     assert len(sub) == 4
+
+
+def test_cli_prints_tables_and_writes_json(tiny_corpus, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "results.json"
+    evaluate.main(["--corpus", str(tiny_corpus.root), "--baselines", "wiener", "--oracle", "IRM",
+                   "--metrics", "si_sdr", "stoi", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert "== by SNR (dB) ==" in printed and "oracle IRM" in printed and "wiener" in printed
+    payload = json.loads(out.read_text())
+    assert payload["n_items"] == len(tiny_corpus.items("test"))
+    assert set(payload["overall"]) == {"noisy", "wiener", "oracle IRM"}
+    with pytest.raises(SystemExit):
+        evaluate.main(["--corpus", str(tiny_corpus.root), "--baselines", "magic"])
