@@ -59,7 +59,7 @@ from . import audio
 
 SAMPLE_RATE = 16000
 SPLITS = ("train", "valid", "test")
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2  # 2: the Asterisk 'silence' prompts are no longer used as speech
 
 ASTERISK_DIR = Path("/usr/share/asterisk/sounds")
 LINCITY_DIR = Path("/usr/share/games/lincity-ng/sounds")
@@ -86,6 +86,9 @@ NOISE_RULES = [
     ("minetest", r"^(env_sounds_water|env_sounds_lava|fire_fire|fire_large|fire_small)", "nature"),
     ("sonicpi", r"^vinyl_hiss$", "stationary"),
 ]
+# a prompt counts as speech only if its P.56 active level and activity exceed these
+MIN_SPEECH_LEVEL_DB = -50.0
+MIN_SPEECH_ACTIVITY = 0.2
 NOISE_TYPES = ("traffic", "crowd", "machinery", "nature", "stationary")
 SYNTHETIC_NOISES = ("white", "pink", "brown", "hum")
 
@@ -363,6 +366,8 @@ def _build_debian_pools(root: Path, cfg: CorpusConfig, progress: bool):
     for spk in SPEAKERS:
         for p in sorted((ASTERISK_DIR / spk).rglob("*.g722")):
             secs = p.stat().st_size / bytes_per_second
+            if "silence" in p.relative_to(ASTERISK_DIR / spk).parts:
+                continue  # the prompts under silence/ are recorded room tone, not speech
             if cfg.min_seconds <= secs <= cfg.max_seconds:
                 rel = p.relative_to(ASTERISK_DIR / spk).with_suffix("")
                 jobs.append((p, spk, root / "speech" / spk / (str(rel).replace("/", "__") + ".flac")))
@@ -370,11 +375,16 @@ def _build_debian_pools(root: Path, cfg: CorpusConfig, progress: bool):
     def decode(job):
         src, spk, dst = job
         if not dst.exists():
-            _write(dst, audio.load(src, sample_rate=SAMPLE_RATE))
+            x = audio.load(src, sample_rate=SAMPLE_RATE)
+            level, activity = audio.active_level(x, SAMPLE_RATE)
+            if not level > MIN_SPEECH_LEVEL_DB or activity < MIN_SPEECH_ACTIVITY:
+                return None  # no speech in it (room tone, a click): never a clean target
+            _write(dst, x)
         return spk, dst
 
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        speech = list(_progress(pool.map(decode, jobs), len(jobs), "decode speech", progress))
+        decoded = list(_progress(pool.map(decode, jobs), len(jobs), "decode speech", progress))
+    speech = [d for d in decoded if d is not None]
 
     noise_files = _debian_noise_files()
     fams = {}
@@ -595,10 +605,15 @@ def build(root: str | Path | None = None, source: str = "auto", config: CorpusCo
         old = json.loads(info_path.read_text())
         if {k: old.get(k) for k in wanted} == wanted:
             return load_corpus(root)
-        raise RuntimeError(
-            f"a different corpus already exists at {root} (source {old.get('source')}); "
-            "pass force=True (--force) to rebuild it, or choose another --root"
-        )
+        if old.get("version") != CORPUS_VERSION and old.get("source") == source:
+            print(f"the corpus at {root} is from an older version of sedemo "
+                  f"({old.get('version')}); rebuilding it", file=sys.stderr)
+            force = True
+        else:
+            raise RuntimeError(
+                f"a different corpus already exists at {root} (source {old.get('source')}); "
+                "pass force=True (--force) to rebuild it, or choose another --root"
+            )
     if force and root.exists():
         import shutil
 

@@ -1,7 +1,7 @@
 """Oracle time-frequency masks: IBM, IRM, IAM (SMM), PSM and the complex ratio mask.
 
 Chapter 3 (``book/03_magnitude_masks.ipynb``) introduces the real-valued masks and
-their oracle upper bounds; chapter 4 (``book/04_phase_complex.ipynb``) the complex
+their oracle upper bounds; chapter 4 (``book/04_phase.ipynb``) the complex
 ratio mask (cIRM). The formulas are those of the book's notation section
 (``GUIDEBOOK.md`` section 3), one definition each.
 

@@ -133,5 +133,12 @@ def test_built_corpus_is_speaker_and_noise_disjoint():
     with open(c.root / "manifest.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(c)
+    assert not any("/silence__" in r["speech_file"] or "silence/" in r["speech_file"] for r in rows)
     for item in c.items("test")[::25]:
         assert _measured_snr(item) == pytest.approx(item.snr_db, abs=0.05)
+    for item in c.items("test")[::7]:  # every clean target is speech at the corpus level,
+        clean, noisy = item.load()    # or lower only where the pair was scaled down not to clip
+        level, activity = audio.active_level(clean.astype(np.float64), data.SAMPLE_RATE)
+        assert activity > data.MIN_SPEECH_ACTIVITY and level < -25.9
+        if level < -26.1:
+            assert max(np.abs(noisy).max(), np.abs(clean).max()) == pytest.approx(0.99, abs=2e-4)
