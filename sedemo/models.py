@@ -24,6 +24,20 @@ convention of :mod:`sedemo.nn`. Time is never strided, pooled or normalised over
 (claims C13, C15): a model whose ``.causal`` is True has output frame ``t``
 depending on input frames ``<= t`` only (tested by perturbing the future).
 
+Streaming (chapter 7)
+---------------------
+Every causal model also runs frame by frame: ``state = model.init_state(batch)``
+then ``out, state = model.step(frame_spec, state)`` with ``frame_spec`` the next
+``n >= 1`` complex STFT frames ``(batch, F, n)`` (or one frame ``(batch, F)``).
+The state holds what the model must remember: the past input frames of every
+causal (transposed) convolution, the LSTM hidden and cell states, the running
+sums of a cumulative layer norm, the splicing history of the LSTM enhancer. Its
+size does not depend on how long the stream has run. Concatenating the outputs
+of successive steps reproduces ``model(noisy_spec)`` in ``eval()`` mode (tested to
+1e-5); :class:`sedemo.streaming.StreamingEnhancer` wraps this into waveform in,
+waveform out. Non-causal configs (``bidirectional=True``, ``right_context > 0``)
+raise a ``ValueError`` that says why; BatchNorm models must be in ``eval()``.
+
 Registry
 --------
 :data:`MODELS` maps each name to a :class:`ModelSpec` (model class, its config
@@ -383,6 +397,47 @@ class _SEModel(nn.Module):
         """Complex ``(B, F, T)`` noisy STFT -> complex ``(B, F, T)`` enhanced STFT."""
         return self.estimate(noisy_spec)["spec"]
 
+    # ------------------------------------------------------------ streaming (ch. 7)
+    #: Future frames a streaming step needs before it can emit a frame (all book models: 0).
+    lookahead_frames: int = 0
+
+    def check_streamable(self) -> None:
+        """Raise ``ValueError`` saying why this model cannot run frame by frame.
+
+        A model streams when it is causal (output frame ``t`` from input frames
+        ``<= t``). Overridden by models with more reasons (bidirectional LSTM,
+        spliced future frames)."""
+        if not self.causal:
+            raise ValueError(f"{type(self).__name__} is not causal: it cannot stream")
+
+    def _check_step_mode(self) -> None:
+        if self.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules()):
+            raise RuntimeError(
+                f"{type(self).__name__}.step() in training mode: BatchNorm then normalises with the "
+                "statistics of the current batch (here: the current frame), which differ from the "
+                "offline batch statistics and leak the future in training (claim C15). Call "
+                "model.eval() first."
+            )
+
+    def init_state(self, batch: int = 1):  # pragma: no cover - interface
+        """The streaming state at the start of a stream (zeros), for ``batch`` signals."""
+        raise NotImplementedError
+
+    @staticmethod
+    def state_nbytes(state) -> int:
+        """Bytes held by the tensors of a streaming ``state`` (:func:`sedemo.nn.cache_nbytes`)."""
+        return snn.cache_nbytes(state)
+
+    def _step_input(self, frame_spec):
+        """Accept ``(B, F, n)`` or one frame ``(B, F)``; return ``(spec (B, F, n), squeeze)``."""
+        x = frame_spec if isinstance(frame_spec, torch.Tensor) else as_tensor(frame_spec)
+        squeeze = x.dim() == 2
+        if squeeze:
+            x = x.unsqueeze(-1)
+        self.check_streamable()
+        self._check_step_mode()
+        return self._prepare(x), squeeze
+
     def extra_repr(self) -> str:
         return f"name={self.name!r}, causal={self.causal}"
 
@@ -421,9 +476,68 @@ class LSTMEnhancer(_SEModel):
 
     def estimate(self, noisy_spec: torch.Tensor) -> dict:
         """``{"spec": Ŝ, "mask": M}`` (``output="mask"``) or ``{"spec", "magnitude"}``."""
-        c = self.config
         spec = self._prepare(noisy_spec)
         h, _ = self.lstm(self.features(spec).transpose(1, 2))  # (B, T, H)
+        return self._head(h, spec)
+
+    def check_streamable(self) -> None:
+        c = self.config
+        if c.bidirectional:
+            raise ValueError(
+                "this LSTM enhancer is bidirectional (bidirectional=True): its backward LSTM "
+                "reads the utterance from the last frame to the first, so every output frame "
+                "depends on all future frames and nothing can be emitted before the stream "
+                "ends (claim C12). Only unidirectional LSTMs can stream."
+            )
+        if c.right_context > 0:
+            raise ValueError(
+                f"this LSTM enhancer splices right_context={c.right_context} future frame(s) "
+                "onto each input frame: it is not causal, so it cannot stream frame by frame "
+                "with zero lookahead (it would need to wait for those future frames). Use "
+                "right_context=0."
+            )
+
+    def _log_feats(self, spec):
+        c = self.config
+        power = spec.real.square() + spec.imag.square()
+        logp = 10.0 * torch.log10(power.clamp_min(10.0 ** (c.floor_db / 10.0)))
+        return (logp - c.feat_mean_db) / c.feat_std_db  # (B, F, n)
+
+    def init_state(self, batch: int = 1):
+        """``{"hist": past feature frames (B, F, context) or None before the first frame,
+        "h", "c": LSTM states (layers, B, hidden)}``. Chapter 7."""
+        c = self.config
+        dtype = _param_dtype(self)
+        device = next(self.parameters()).device
+        z = torch.zeros(c.layers, batch, c.hidden, dtype=dtype, device=device)
+        hist = torch.zeros(batch, c.n_freqs, c.context, dtype=dtype, device=device) if c.context else None
+        return {"hist": hist, "h": z, "c": z.clone(), "started": False}
+
+    def step(self, frame_spec, state=None):
+        """Enhance the next ``n`` frames ``(B, F, n)`` (or ``(B, F)``); returns ``(out, state)``.
+
+        The splicing history starts as copies of the first frame (the offline
+        replication padding of :func:`sedemo.features.splice`). Chapter 7."""
+        c = self.config
+        spec, squeeze = self._step_input(frame_spec)
+        if state is None:
+            state = self.init_state(spec.shape[0])
+        feats = self._log_feats(spec)
+        hist = state["hist"]
+        if c.context:
+            if not state["started"]:
+                hist = feats[..., :1].expand(-1, -1, c.context)
+            full = torch.cat([hist, feats], dim=-1)
+            n = feats.shape[-1]
+            feats = torch.cat([full[..., i : i + n] for i in range(c.context + 1)], dim=-2)
+            hist = full[..., full.shape[-1] - c.context :].clone()
+        h, (hn, cn) = _lstm_step(self.lstm, feats.transpose(1, 2), (state["h"], state["c"]))
+        out = self._head(h, spec)["spec"]
+        state = {"hist": hist, "h": hn, "c": cn, "started": True}
+        return (out[..., 0] if squeeze else out), state
+
+    def _head(self, h, spec) -> dict:
+        c = self.config
         z = self.out(h).transpose(1, 2)  # (B, F, T)
         if c.output == "mask":
             mask = torch.sigmoid(z)
@@ -464,6 +578,33 @@ class _ConvBlock(nn.Module):
             return y
         return F.elu(self.norm(y))
 
+    def init_cache(self, batch, n_freqs, dtype, device):
+        """Zero cache: ``(conv input history (B, cin, kt-1, F), norm cache or None)``."""
+        conv = self.conv.conv
+        kt = conv.kernel_size[0]
+        hist = torch.zeros(batch, conv.in_channels, kt - 1, n_freqs, dtype=dtype, device=device)
+        norm = None
+        if isinstance(self.norm, snn.CumulativeLayerNorm):
+            acc = dtype if device.type == "mps" else torch.float64
+            norm = (torch.zeros((), dtype=acc, device=device), torch.zeros(batch, dtype=acc, device=device),
+                    torch.zeros(batch, dtype=acc, device=device))
+        return (hist, norm)
+
+    def step(self, x, cache):
+        """Streaming forward of ``n`` frames; ``cache`` from :meth:`init_cache`."""
+        conv_cache, norm_cache = cache
+        y, conv_cache = self.conv.step(x, conv_cache)
+        if self.gated:
+            a, g = y.chunk(2, dim=1)
+            y = a * torch.sigmoid(g)
+        if self.last:
+            return y, (conv_cache, None)
+        if isinstance(self.norm, snn.CumulativeLayerNorm):
+            y, norm_cache = self.norm.step(y, norm_cache)
+        else:  # BatchNorm2d in eval(): a fixed per-channel affine map; Identity
+            y = self.norm(y)
+        return F.elu(y), (conv_cache, norm_cache)
+
 
 def _decoder(enc_channels, dec_channels, out_ch, kernel, norm, gated, freq_sizes):
     """Decoder layers mirroring the encoder; layer ``i`` takes ``cat(dec, skip)``."""
@@ -486,6 +627,61 @@ def _run_decoder(layers, x, skips):
     for layer, skip in zip(layers, reversed(skips)):
         x = layer(torch.cat([x, skip], dim=1))
     return x
+
+
+def _step_layers(layers, x, caches, skips=None):
+    """Streaming pass through encoder (``skips=None``: returns the outputs as skips) or
+    decoder layers (``skips``: concatenated as in :func:`_run_decoder`)."""
+    new, outs = [], []
+    for i, (layer, cache) in enumerate(zip(layers, caches)):
+        if skips is not None:
+            x = torch.cat([x, skips[len(skips) - 1 - i]], dim=1)
+        x, cache = layer.step(x, cache)
+        new.append(cache)
+        outs.append(x)
+    return x, new, outs
+
+
+def _conv_caches(layers, batch, freq_sizes_in, dtype, device):
+    return [layer.init_cache(batch, f, dtype, device) for layer, f in zip(layers, freq_sizes_in)]
+
+
+def _lstm_step(rnn: nn.LSTM, x: torch.Tensor, state):
+    """``nn.LSTM`` (unidirectional, ``batch_first``) on ``n`` new frames ``(B, n, D)`` with its
+    ``(h, c)`` state ``(layers, B, H)``; returns ``(y (B, n, H), (h, c))``.
+
+    One frame: ``torch.lstm_cell`` layer by layer (the same equations, to float
+    rounding). The fused ``nn.LSTM`` kernel (oneDNN on x86 CPUs) costs about a
+    millisecond of set-up per call, ten times the arithmetic of a single frame of a
+    256-unit LSTM, which would dominate the real-time factor; over several frames it
+    pays off and is used."""
+    if x.shape[1] != 1 or rnn.proj_size or rnn.bidirectional:
+        y, (h, c) = rnn(x, state)
+        return y, (h, c)
+    h0, c0 = state
+    inp = x[:, 0]
+    hs, cs = [], []
+    for i in range(rnn.num_layers):
+        b_ih = getattr(rnn, f"bias_ih_l{i}", None) if rnn.bias else None
+        b_hh = getattr(rnn, f"bias_hh_l{i}", None) if rnn.bias else None
+        h, c = torch.lstm_cell(inp, (h0[i], c0[i]), getattr(rnn, f"weight_ih_l{i}"),
+                               getattr(rnn, f"weight_hh_l{i}"), b_ih, b_hh)
+        hs.append(h)
+        cs.append(c)
+        inp = h  # dropout between layers: eval() only (streaming is inference)
+    return inp.unsqueeze(1), (torch.stack(hs), torch.stack(cs))
+
+
+def _bottleneck_step(rnn, proj, x, state):
+    """Streaming :func:`_bottleneck`: ``(B, C, n, F)`` -> same, with the recurrent ``state``."""
+    b, ch, t, f = x.shape
+    z = x.permute(0, 2, 1, 3).reshape(b, t, ch * f)
+    if isinstance(rnn, GroupedLSTM):
+        z, state = rnn.step(z, state)
+    else:
+        z, state = _lstm_step(rnn, z, state)
+    z = proj(z)
+    return z.reshape(b, t, ch, f).permute(0, 2, 1, 3), state
 
 
 class CRN(_SEModel):
@@ -520,8 +716,38 @@ class CRN(_SEModel):
             skips.append(x)
         x = _bottleneck(self.lstm, self.proj, x)
         y = _run_decoder(self.decoder, x, skips)  # (B, 1, T, F)
+        return self._head(y, spec)
+
+    def _head(self, y, spec) -> dict:
+        c = self.config
         mag_c = F.softplus(y[:, 0]).transpose(1, 2)  # (B, F, T)
         return {"spec": mag_c.pow(1.0 / c.compress) * _unit_phase(spec), "magnitude": mag_c}
+
+    def init_state(self, batch: int = 1):
+        """``{"enc", "dec": per-layer (conv history, norm cache), "rnn": (h, c)}``, zeros. Chapter 7."""
+        c = self.config
+        dtype, device = _param_dtype(self), next(self.parameters()).device
+        fs = self.freq_sizes
+        n = len(c.channels)
+        hidden = self.lstm.hidden_size
+        z = torch.zeros(c.lstm_layers, batch, hidden, dtype=dtype, device=device)
+        return {"enc": _conv_caches(self.encoder, batch, fs[:n], dtype, device),
+                "rnn": (z, z.clone()),
+                "dec": _conv_caches(self.decoder, batch, fs[n:0:-1], dtype, device)}
+
+    def step(self, frame_spec, state=None):
+        """Enhance the next ``n`` frames ``(B, F, n)`` (or ``(B, F)``); returns ``(out, state)``.
+        Equals the offline output at those frames (``eval()`` mode). Chapter 7."""
+        c = self.config
+        spec, squeeze = self._step_input(frame_spec)
+        if state is None:
+            state = self.init_state(spec.shape[0])
+        x = _compress_spec(spec, c.compress).abs().transpose(1, 2).unsqueeze(1)
+        x, enc, skips = _step_layers(self.encoder, x, state["enc"])
+        x, rnn = _bottleneck_step(self.lstm, self.proj, x, state["rnn"])
+        y, dec, _ = _step_layers(self.decoder, x, state["dec"], skips)
+        out = self._head(y, spec)["spec"]
+        return (out[..., 0] if squeeze else out), {"enc": enc, "rnn": rnn, "dec": dec}
 
 
 def _bottleneck(rnn, proj, x):
@@ -573,6 +799,34 @@ class GroupedLSTM(nn.Module):
             x = torch.cat([rnn(chunk)[0] for rnn, chunk in zip(layer, chunks)], dim=-1)
         return x, None
 
+    def init_state(self, batch: int, dtype=torch.float32, device=None):
+        """Zero ``(h, c)`` per layer and group: a list (layers) of lists (groups) of pairs."""
+        out = []
+        for layer in self.layers:
+            row = []
+            for rnn in layer:
+                z = torch.zeros(1, batch, rnn.hidden_size, dtype=dtype, device=device)
+                row.append((z, z.clone()))
+            out.append(row)
+        return out
+
+    def step(self, x: torch.Tensor, state):
+        """Streaming forward of ``n`` frames ``(B, n, D)`` with ``state`` from :meth:`init_state`."""
+        g = self.groups
+        new = []
+        for i, (layer, st) in enumerate(zip(self.layers, state)):
+            if i > 0 and self.rearrange and g > 1:
+                b, t, h = x.shape
+                x = x.reshape(b, t, g, h // g).transpose(2, 3).reshape(b, t, h)
+            outs, row = [], []
+            for rnn, chunk, hc in zip(layer, x.chunk(g, dim=-1), st):
+                y, hc = _lstm_step(rnn, chunk, hc)
+                outs.append(y)
+                row.append(hc)
+            x = torch.cat(outs, dim=-1)
+            new.append(row)
+        return x, new
+
 
 class GCRN(_SEModel):
     """Gated convolutional recurrent network (Tan & Wang 2020) and its variants; see :class:`GCRNConfig`.
@@ -617,6 +871,42 @@ class GCRN(_SEModel):
             skips.append(x)
         x = _bottleneck(self.lstm, self.proj, x)
         y = torch.cat([_run_decoder(dec, x, skips) for dec in self.decoders], dim=1)  # (B, n_out, T, F)
+        return self._head(y, spec)
+
+    def _input(self, spec):
+        c = self.config
+        xc = _compress_spec(spec, c.compress).transpose(1, 2)  # (B, T, F)
+        return torch.stack([xc.real, xc.imag], 1) if c.inputs == "complex" else xc.abs().unsqueeze(1)
+
+    def init_state(self, batch: int = 1):
+        """``{"enc": per-layer (conv history, norm cache), "rnn": grouped-LSTM states,
+        "dec": one such list per decoder}``, zeros. Chapter 7."""
+        c = self.config
+        dtype, device = _param_dtype(self), next(self.parameters()).device
+        fs = self.freq_sizes
+        n = len(c.channels)
+        return {"enc": _conv_caches(self.encoder, batch, fs[:n], dtype, device),
+                "rnn": self.lstm.init_state(batch, dtype, device),
+                "dec": [_conv_caches(dec, batch, fs[n:0:-1], dtype, device) for dec in self.decoders]}
+
+    def step(self, frame_spec, state=None):
+        """Enhance the next ``n`` frames ``(B, F, n)`` (or ``(B, F)``); returns ``(out, state)``.
+        Equals the offline output at those frames (``eval()`` mode). Chapter 7."""
+        spec, squeeze = self._step_input(frame_spec)
+        if state is None:
+            state = self.init_state(spec.shape[0])
+        x, enc, skips = _step_layers(self.encoder, self._input(spec), state["enc"])
+        x, rnn = _bottleneck_step(self.lstm, self.proj, x, state["rnn"])
+        ys, decs = [], []
+        for dec, cache in zip(self.decoders, state["dec"]):
+            y, cache, _ = _step_layers(dec, x, cache, skips)
+            ys.append(y)
+            decs.append(cache)
+        out = self._head(torch.cat(ys, dim=1), spec)["spec"]
+        return (out[..., 0] if squeeze else out), {"enc": enc, "rnn": rnn, "dec": decs}
+
+    def _head(self, y, spec) -> dict:
+        c = self.config
         y = y.transpose(2, 3)  # (B, n_out, F, T)
         if c.target == "complex":
             return {"spec": _decompress_parts(y[:, 0], y[:, 1], c.compress)}

@@ -1,0 +1,411 @@
+"""Streaming (real-time) inference: waveform in, waveform out, one hop at a time.
+
+Chapter 7 (``book/07_causality.ipynb``, claims C12-C15) explains why only a causal
+model can do this and what it costs; this module does it and measures it.
+
+How a stream is enhanced (:class:`StreamingEnhancer`)
+-----------------------------------------------------
+With ``n_fft`` the window and ``hop`` the frame shift (default 320 and 160 samples
+at 16 kHz: 20 ms and 10 ms):
+
+1. input samples are buffered until a whole hop has arrived; the enhancer keeps
+   the last ``n_fft - hop`` input samples (zeros at the start, exactly the zero
+   padding of :func:`sedemo.stft.stft`), so each new hop completes one analysis
+   frame: frame ``t`` covers samples ``[t*hop - (n_fft - hop), (t+1)*hop)``, windowed
+   and FFT-ed as the offline STFT does. It *is* the offline STFT's frame ``t``;
+2. the model enhances that frame with its cached state (``model.step``:
+   convolution histories, LSTM hidden and cell states, transposed-convolution
+   overlaps, norm running sums; see :mod:`sedemo.models`), without looking at any
+   later frame;
+3. the enhanced frame is inverse-FFT-ed, multiplied by the synthesis window and
+   overlap-added; the first ``hop`` samples of the overlap-add buffer are now
+   final (no later frame overlaps them) and are emitted. They are divided by the
+   running sum of squared windows, as :func:`sedemo.stft.istft` does; with the
+   default square-root Hann window at 50 % overlap that sum is exactly 1 once the
+   stream is running, so no normalisation is really needed.
+
+Latency and alignment. The hop emitted after frame ``t`` holds input samples
+``[t*hop - (n_fft - hop), t*hop - (n_fft - hop) + hop)``: the output stream runs
+``output_delay = n_fft - hop`` samples (10 ms by default) behind the input, sample
+for sample. The first ``output_delay`` samples of the stream are therefore zeros
+(they would belong to the time before the input started), and
+``stream[j] = offline[j - output_delay]`` with ``offline = models.enhance(model,
+x)``. The *algorithmic latency*, the longest a sample waits between entering and
+leaving (ignoring computation), is one window: the first sample of a hop waits
+``hop`` samples for its frame to be complete, then ``n_fft - hop`` more for the
+overlap-add, ``n_fft`` samples in all = 20 ms for the default causal GCRN (plus
+``lookahead_frames * hop``, 0 for every model of the book). In a real device the
+time to compute a frame (at most one hop to keep up, real-time factor < 1) comes
+on top.
+
+:func:`stream_file` streams a whole signal in chunks and returns it aligned with
+the offline output; :func:`measure_rtf` measures the real-time factor.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from ._utils import as_tensor, like
+from .nn import cache_nbytes
+from .stft import STFTConfig, window
+
+__all__ = ["StreamingEnhancer", "stream_file", "measure_rtf", "cpu_name", "check_streamable"]
+
+
+def cpu_name() -> str:
+    """The CPU model name from ``/proc/cpuinfo`` (Linux), else :func:`platform.processor`."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def check_streamable(model) -> None:
+    """Raise a clear error when ``model`` cannot run frame by frame.
+
+    ``TypeError``: the model has no ``step``/``init_state`` (not a :mod:`sedemo.models`
+    model). ``ValueError``: the model is not causal (bidirectional LSTM, spliced
+    future frames, ...), with the reason. Chapter 7 (claims C12-C13).
+    """
+    if not (hasattr(model, "step") and hasattr(model, "init_state")):
+        raise TypeError(
+            f"{type(model).__name__} has no step()/init_state(): streaming needs a model of "
+            "sedemo.models (build_model(...)) with a frame-by-frame step"
+        )
+    if hasattr(model, "check_streamable"):
+        try:
+            model.check_streamable()
+        except ValueError as err:
+            raise ValueError(f"cannot stream model {getattr(model, 'name', '') or type(model).__name__!r}: "
+                             f"{err}") from None
+    elif not getattr(model, "causal", False):
+        raise ValueError(f"{type(model).__name__} is not causal: it cannot stream")
+
+
+class StreamingEnhancer:
+    """Real-time enhancement of a waveform, hop by hop, with a causal model.
+
+    ``model``: a causal model of :mod:`sedemo.models` (``gcrn`` and its variants,
+    ``crn``, ``lstm_mask``, ``lstm_map`` with ``bidirectional=False`` and
+    ``right_context=0``); a non-causal one raises ``ValueError`` saying why.
+    ``batch``: number of signals streamed in parallel (inputs ``(batch, n)``;
+    with ``batch=1`` inputs may be ``(n,)``). ``frames_per_step``: frames given to
+    ``model.step`` at once: 1 (default) is true hop-by-hop processing; ``None``
+    runs every frame that a chunk completes in one call (block streaming; same
+    output, less Python overhead per frame).
+
+    The model runs in ``eval()`` mode without gradients during each call (its
+    training flag is restored afterwards), as :func:`sedemo.models.enhance` does.
+
+    Use: ``enh = StreamingEnhancer(model)``; ``y = enh.process(chunk)`` for each
+    incoming chunk of any size (returns the samples finished so far, a multiple
+    of ``hop``, possibly none); ``y_end = enh.flush()`` at the end of the stream
+    (returns the rest; the enhancer is then reset); ``enh.reset()`` to start a
+    new stream. The concatenated output is the input delayed by
+    :attr:`output_delay` samples (see the module docstring). Chapter 7.
+    """
+
+    def __init__(self, model, batch: int = 1, frames_per_step: int | None = 1):
+        check_streamable(model)
+        if frames_per_step is not None and frames_per_step < 1:
+            raise ValueError(f"frames_per_step must be >= 1 or None, got {frames_per_step}")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        self.model = model
+        self.cfg: STFTConfig = model.stft_config
+        self.batch = batch
+        self.frames_per_step = frames_per_step
+        p = next(model.parameters())
+        self.dtype, self.device = p.dtype, p.device
+        self.n_fft, self.hop = self.cfg.n_fft, self.cfg.hop
+        self._w = window(self.cfg, self.dtype).to(self.device)
+        self._w2 = self._w.square()
+        self.reset()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def lookahead_frames(self) -> int:
+        """Future frames the model needs (0 for every causal model of the book)."""
+        return int(getattr(self.model, "lookahead_frames", 0))
+
+    @property
+    def output_delay(self) -> int:
+        """Samples by which the output stream lags the input: ``n_fft - hop``
+        (+ ``lookahead_frames * hop``). 160 samples = 10 ms by default."""
+        return self.n_fft - self.hop + self.lookahead_frames * self.hop
+
+    @property
+    def algorithmic_latency_ms(self) -> float:
+        """Window length + model lookahead: ``(n_fft + lookahead_frames*hop) / sr`` in ms.
+
+        20 ms for the default causal GCRN (20 ms window, no lookahead): the
+        longest time between a sample entering and leaving, computation excluded."""
+        return 1000.0 * (self.n_fft + self.lookahead_frames * self.hop) / self.cfg.sample_rate
+
+    @property
+    def model_state_nbytes(self) -> int:
+        """Bytes of the model's cached state (convolution histories, LSTM states, ...)."""
+        return cache_nbytes(self._state)
+
+    @property
+    def state_nbytes(self) -> int:
+        """All memory the stream keeps: the model state plus the enhancer's buffers
+        (last ``n_fft - hop`` input samples, pending input, overlap-add and window-sum
+        buffers of ``n_fft`` samples). Constant over the stream for the book's models."""
+        bufs = (self._in_hist, self._pending, self._ola, self._env)
+        return self.model_state_nbytes + cache_nbytes(bufs)
+
+    @property
+    def frames_processed(self) -> int:
+        """Frames enhanced since the last reset."""
+        return self._frames
+
+    # ------------------------------------------------------------------ streaming
+    def reset(self) -> None:
+        """Forget the stream: zero buffers and a fresh model state."""
+        b, kw = self.batch, dict(dtype=self.dtype, device=self.device)
+        self._in_hist = torch.zeros(b, self.n_fft - self.hop, **kw)
+        self._pending = torch.zeros(b, 0, **kw)
+        self._ola = torch.zeros(b, self.n_fft, **kw)
+        self._env = torch.zeros(self.n_fft, **kw)
+        self._state = self.model.init_state(b)
+        self._frames = 0
+        self._n_in = 0  # input samples received
+        self._next_out = -self.output_delay  # input index of the next emitted sample
+        self._flat = None
+
+    def _as_input(self, chunk) -> torch.Tensor:
+        x = as_tensor(chunk)
+        if x.dim() == 1:
+            if self.batch != 1:
+                raise ValueError(f"this enhancer streams batch={self.batch} signals: pass (batch, n) chunks")
+            self._flat = True if self._flat is None else self._flat
+            x = x.unsqueeze(0)
+        elif x.dim() == 2 and x.shape[0] == self.batch:
+            self._flat = False if self._flat is None else self._flat
+        else:
+            raise ValueError(f"expected a chunk (n,) or ({self.batch}, n), got shape {tuple(x.shape)}")
+        return x.to(device=self.device, dtype=self.dtype)
+
+    def _run_frames(self, block: torch.Tensor) -> torch.Tensor:
+        """Enhance the frames completed by ``block`` ``(B, m*hop)``; return ``(B, m*hop)`` samples."""
+        n_fft, hop = self.n_fft, self.hop
+        sig = torch.cat([self._in_hist, block], dim=-1)
+        self._in_hist = sig[:, sig.shape[-1] - (n_fft - hop):].clone()
+        frames = sig.unfold(-1, n_fft, hop)  # (B, m, n_fft): frame t of the offline STFT
+        spec = torch.fft.rfft(frames * self._w, dim=-1).transpose(1, 2)  # (B, F, m)
+        m = spec.shape[-1]
+        step = m if self.frames_per_step is None else self.frames_per_step
+        outs = []
+        for s in range(0, m, step):
+            y, self._state = self.model.step(spec[..., s : s + step], self._state)
+            outs.append(y)
+        out_spec = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
+        out_frames = torch.fft.irfft(out_spec, n=n_fft, dim=1) * self._w[:, None]  # (B, n_fft, m)
+        emitted = []
+        for t in range(m):  # overlap-add: after frame t the first hop samples are final
+            self._ola += out_frames[..., t]
+            self._env += self._w2
+            emitted.append(self._ola[:, :hop] / self._env[:hop].clamp_min(1e-8))
+            self._ola = torch.cat([self._ola[:, hop:], self._ola.new_zeros(self.batch, hop)], dim=1)
+            self._env = torch.cat([self._env[hop:], self._env.new_zeros(hop)])
+        self._frames += m
+        return self._emit(torch.cat(emitted, dim=-1))
+
+    def _emit(self, y: torch.Tensor) -> torch.Tensor:
+        """Zero the samples that precede the input (the start-up delay); advance the clock."""
+        start = self._next_out
+        if start < 0:
+            y = y.clone()
+            y[:, : min(-start, y.shape[-1])] = 0.0
+        self._next_out += y.shape[-1]
+        return y
+
+    def _out(self, y: torch.Tensor, like_chunk):
+        y = y.detach()
+        if self._flat:
+            y = y[0]
+        return like(y, like_chunk) if like_chunk is not None else y
+
+    def process(self, chunk):
+        """Feed the next input samples ``(n,)`` or ``(batch, n)`` (any ``n >= 0``).
+
+        Returns the output samples finished by this chunk, same array type as
+        ``chunk`` (NumPy or torch): ``hop`` samples for every frame completed, so
+        between 0 and ``n + hop - 1`` samples."""
+        x = self._as_input(chunk)
+        self._n_in += x.shape[-1]
+        pending = torch.cat([self._pending, x], dim=-1)
+        m = pending.shape[-1] // self.hop
+        self._pending = pending[:, m * self.hop :].clone()
+        if m == 0:
+            return self._out(pending.new_zeros(self.batch, 0), chunk)
+        with _inference(self.model):
+            y = self._run_frames(pending[:, : m * self.hop])
+        return self._out(y, chunk)
+
+    def flush(self):
+        """End the stream: pad the last partial hop with zeros (as the offline STFT does),
+        enhance it and return every remaining output sample, up to the input length
+        plus :attr:`output_delay`. The enhancer is reset afterwards."""
+        parts = []
+        with _inference(self.model):
+            r = self._pending.shape[-1]
+            if r:
+                block = torch.cat([self._pending, self._pending.new_zeros(self.batch, self.hop - r)], dim=-1)
+                self._pending = self._pending[:, :0]
+                parts.append(self._run_frames(block))
+            # the overlap-add tail: samples no later frame will complete (offline: no later frame either)
+            tail = self._ola[:, : self.n_fft - self.hop] / self._env[: self.n_fft - self.hop].clamp_min(1e-8)
+            parts.append(self._emit(tail))
+        y = torch.cat(parts, dim=-1)
+        # emitted so far: self._next_out + output_delay samples; keep up to n_in + output_delay
+        excess = self._next_out - self._n_in
+        if excess > 0:
+            y = y[:, : y.shape[-1] - excess]
+        flat = self._flat if self._flat is not None else self.batch == 1
+        self.reset()
+        self._flat = flat
+        out = self._out(y, None)
+        self._flat = None
+        return out
+
+    def __repr__(self) -> str:
+        return (f"StreamingEnhancer(model={getattr(self.model, 'name', type(self.model).__name__)!r}, "
+                f"n_fft={self.n_fft}, hop={self.hop}, latency={self.algorithmic_latency_ms:g} ms, "
+                f"output_delay={self.output_delay} samples, state={self.state_nbytes} B)")
+
+
+class _inference:
+    """eval() + ``torch.inference_mode`` for the duration of a call (restores the training
+    flag). Inference mode skips autograd's bookkeeping: about 10 % less time per frame
+    than ``no_grad`` for the GCRN, whose frame is a few hundred tiny operations."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        self.was_training = self.model.training
+        self.model.eval()
+        self.ng = torch.inference_mode()
+        self.ng.__enter__()
+
+    def __exit__(self, *exc):
+        self.ng.__exit__(*exc)
+        self.model.train(self.was_training)
+        return False
+
+
+def stream_file(model, noisy, chunk: int | float | None = None, align: bool = True,
+                frames_per_step: int | None = 1):
+    """Stream a whole signal through :class:`StreamingEnhancer` in chunks of ``chunk`` samples.
+
+    ``noisy``: ``(L,)`` or ``(B, L)`` (NumPy or torch). ``chunk``: samples per
+    :meth:`~StreamingEnhancer.process` call (default one hop; a float is rounded per
+    call, e.g. ``3.7 * hop`` gives chunks of 592 and 593 samples; ``>= L``: the
+    whole signal at once). ``align=True`` removes the
+    ``output_delay`` start-up samples, so the result has length ``L`` and equals
+    :func:`sedemo.models.enhance` (to float precision); ``align=False`` returns
+    the raw stream (length ``L + output_delay``). Same array type as ``noisy``.
+    """
+    x = as_tensor(noisy)
+    if x.dim() not in (1, 2):
+        raise ValueError(f"stream_file expects (L,) or (B, L) samples, got shape {tuple(x.shape)}")
+    xb = x.reshape(-1, x.shape[-1])
+    enh = StreamingEnhancer(model, batch=xb.shape[0], frames_per_step=frames_per_step)
+    length = xb.shape[-1]
+    step = float(enh.hop if chunk is None else chunk)
+    if step <= 0:
+        raise ValueError(f"chunk must be > 0 samples, got {chunk}")
+    outs, pos, k = [], 0, 0
+    while pos < length:
+        k += 1
+        end = min(length, max(pos + 1, int(round(k * step))))
+        outs.append(enh.process(xb[:, pos:end]))
+        pos = end
+    outs.append(enh.flush())
+    y = torch.cat(outs, dim=-1)
+    if align:
+        y = y[:, enh.output_delay : enh.output_delay + length]
+    y = y.reshape(*x.shape[:-1], y.shape[-1]).to(x.dtype if x.is_floating_point() else y.dtype)
+    return like(y, noisy)
+
+
+def measure_rtf(model, seconds: float = 10.0, threads: int = 1, repeats: int = 3,
+                frames_per_step: int | None = 1, offline: bool = True, seed: int = 0,
+                warmup_seconds: float = 0.5) -> dict:
+    """Real-time factor of streaming ``model`` on ``threads`` CPU threads.
+
+    Streams ``seconds`` of noise hop by hop (one ``process`` call per hop, batch 1)
+    ``repeats`` times after a warm-up, timing every call. RTF = processing time /
+    audio duration (< 1: faster than real time; the budget per frame is one hop).
+    Returns a dict: ``rtf`` (median over repeats), ``rtf_all``, ``frame_ms_median``,
+    ``frame_ms_p95`` (over every frame of every repeat), ``hop_ms``,
+    ``offline_rtf`` (whole-file ``models.enhance``, median over repeats; ``None``
+    when ``offline=False``), ``state_bytes`` (:attr:`StreamingEnhancer.state_nbytes`),
+    ``model_state_bytes``, ``algorithmic_latency_ms``, ``threads``, ``cpu``,
+    ``logical_cpus``, ``torch``, ``mode`` (the streaming mode in words),
+    ``parameters``, ``seconds``, ``repeats``. Timings on a shared machine are noisy:
+    quote the median and the hardware line. Chapter 7.
+    """
+    from .models import count_parameters, enhance
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        cfg = model.stft_config
+        hop, sr = cfg.hop, cfg.sample_rate
+        n = int(round(seconds * sr)) // hop * hop
+        g = torch.Generator().manual_seed(seed)
+        x = 0.1 * torch.randn(n, generator=g)
+        enh = StreamingEnhancer(model, frames_per_step=frames_per_step)
+        for s in range(0, int(warmup_seconds * sr) // hop * hop, hop):
+            enh.process(x[s : s + hop])
+        rtfs, frame_s = [], []
+        for _ in range(repeats):
+            enh.reset()
+            total = 0.0
+            for s in range(0, n, hop):
+                t0 = time.perf_counter()
+                enh.process(x[s : s + hop])
+                dt = time.perf_counter() - t0
+                frame_s.append(dt)
+                total += dt
+            rtfs.append(total / (n / sr))
+        state_bytes, model_state = enh.state_nbytes, enh.model_state_nbytes
+        off = None
+        if offline:
+            enhance(model, x[: sr // 2])  # warm-up
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                enhance(model, x)
+                times.append(time.perf_counter() - t0)
+            off = statistics.median(times) / (n / sr)
+        ms = np.asarray(frame_s) * 1000.0
+        return dict(
+            model=getattr(model, "name", type(model).__name__),
+            rtf=statistics.median(rtfs), rtf_all=rtfs,
+            frame_ms_median=float(np.median(ms)), frame_ms_p95=float(np.percentile(ms, 95)),
+            hop_ms=1000.0 * hop / sr, offline_rtf=off,
+            state_bytes=state_bytes, model_state_bytes=model_state,
+            algorithmic_latency_ms=enh.algorithmic_latency_ms,
+            threads=torch.get_num_threads(), cpu=cpu_name(), logical_cpus=os.cpu_count(),
+            torch=torch.__version__,
+            mode=("hop-by-hop: one process() call and one model step per 10 ms frame, batch 1"
+                  if frames_per_step == 1 else f"block streaming ({frames_per_step} frames per step)")
+            .replace("10 ms", f"{1000.0 * hop / sr:g} ms"),
+            parameters=count_parameters(model), seconds=n / sr, repeats=repeats,
+        )
+    finally:
+        torch.set_num_threads(old)

@@ -1,0 +1,215 @@
+"""Tests of sedemo.streaming and the models' frame-by-frame ``step``: streaming a
+waveform hop by hop reproduces the offline ``models.enhance`` output (after the
+``n_fft - hop`` output delay), for any chunk size; the state does not grow; non-causal
+models are refused with a reason."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sedemo import models as M
+from sedemo import streaming as St
+from sedemo import stft as S
+
+TOL = 1e-5
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _model(name, tiny=True, seed=0, **kw):
+    """A random-weight model in eval() mode whose BatchNorm layers have non-trivial
+    running statistics and affine parameters (so eval-mode normalisation matters)."""
+    torch.manual_seed(seed)
+    m = M.build_model(name, tiny=tiny, **kw)
+    g = torch.Generator().manual_seed(seed + 1)
+    n_bn = 0
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            n = mod.num_features
+            mod.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+            mod.running_var.copy_(0.3 + 2 * torch.rand(n, generator=g))
+            with torch.no_grad():
+                mod.weight.copy_(0.5 + torch.rand(n, generator=g))
+                mod.bias.copy_(0.4 * torch.rand(n, generator=g) - 0.2)
+            n_bn += 1
+    if m.config.__class__.__name__ in ("CRNConfig", "GCRNConfig") and m.config.norm == "batch":
+        assert n_bn > 0
+    return m.eval()
+
+
+def _signal(seconds, seed=0, sr=16000):
+    g = torch.Generator().manual_seed(seed)
+    n = int(seconds * sr) + 37  # not a whole number of hops: exercises the last partial frame
+    t = torch.arange(n) / sr
+    return 0.2 * torch.randn(n, generator=g) + 0.3 * torch.sin(2 * np.pi * 220 * t) * (t % 0.5 < 0.3)
+
+
+CASES = [("gcrn", True, {}), ("gcrn", False, {}), ("crn", True, {}), ("lstm_mask", True, {})]
+
+
+@pytest.mark.parametrize("name,tiny,kw", CASES, ids=["gcrn_tiny", "gcrn_default", "crn", "lstm_mask"])
+def test_stream_equals_offline_for_every_chunk_size(name, tiny, kw):
+    m = _model(name, tiny, **kw)
+    hop = m.stft_config.hop
+    x = _signal(1.0)
+    offline = M.enhance(m, x)
+    scale = offline.abs().max().item()
+    assert scale > 0
+    for chunk in (1, hop, 3.7 * hop, len(x)):
+        y = St.stream_file(m, x, chunk=chunk)
+        assert y.shape == x.shape
+        err = (y - offline).abs().max().item()
+        assert err < TOL, f"{name} chunk={chunk}: max |stream - offline| = {err:.3g}"
+        # random-weight GCRNs output small values (|.|^(1/0.3) decompression): check relative too
+        assert err < TOL * scale, f"{name} chunk={chunk}: relative error {err / scale:.3g}"
+
+
+@pytest.mark.parametrize("name,kw", [("gcrn_1dec", {}), ("gcrn_mag", {}), ("gcrn_magphase", {}),
+                                     ("gcrn", dict(norm="cln")), ("crn", dict(norm="none")),
+                                     ("lstm_map", {}), ("lstm_map", dict(map_target="log")),
+                                     ("lstm_mask", dict(context=3, layers=2))])
+def test_variants_stream_exactly(name, kw):
+    m = _model(name, **kw)
+    x = _signal(0.5, seed=3)
+    err = (St.stream_file(m, x, chunk=2.5 * m.stft_config.hop) - M.enhance(m, x)).abs().max().item()
+    assert err < TOL
+
+
+def test_model_step_equals_forward_frame_by_frame():
+    m = _model("gcrn")
+    Y = S.stft(0.1 * torch.randn(2, 40 * m.stft_config.hop), m.stft_config)
+    with torch.no_grad():
+        off = m(Y)
+        state = m.init_state(2)
+        outs = []
+        for t in range(Y.shape[-1]):
+            y, state = m.step(Y[..., t], state)  # one frame (B, F)
+            outs.append(y)
+        many, _ = m.step(Y[..., :9], None)  # several frames at once, fresh state
+    assert (torch.stack(outs, -1) - off).abs().max() < TOL
+    assert (many - off[..., :9]).abs().max() < TOL
+
+
+def test_raw_stream_is_delayed_by_n_fft_minus_hop():
+    m = _model("gcrn")
+    cfg = m.stft_config
+    x = _signal(0.3, seed=5)
+    enh = St.StreamingEnhancer(m)
+    assert enh.output_delay == cfg.n_fft - cfg.hop
+    parts = []
+    for s in range(0, len(x), 50):
+        y = enh.process(x[s : s + 50])
+        assert y.shape[-1] % cfg.hop == 0
+        parts.append(y)
+    parts.append(enh.flush())
+    raw = torch.cat(parts)
+    d = enh.output_delay
+    assert raw.shape[-1] == len(x) + d
+    assert torch.all(raw[:d] == 0)
+    assert (raw[d:] - M.enhance(m, x)).abs().max() < TOL
+    # after flush the enhancer is reset: a second stream gives the same result
+    again = torch.cat([enh.process(x), enh.flush()])
+    assert torch.equal(again, raw)
+
+
+def test_latency_default_gcrn_is_20_ms():
+    enh = St.StreamingEnhancer(M.build_model("gcrn"))
+    assert enh.algorithmic_latency_ms == pytest.approx(20.0)
+    assert enh.output_delay == 160 and enh.lookahead_frames == 0
+
+
+def test_numpy_in_numpy_out_and_batches():
+    m = _model("lstm_mask")
+    x = np.stack([_signal(0.4, seed=s).numpy() for s in (1, 2)])
+    y = St.stream_file(m, x, chunk=100)
+    assert isinstance(y, np.ndarray) and y.shape == x.shape
+    assert np.abs(y - M.enhance(m, x)).max() < TOL
+
+
+@pytest.mark.parametrize("name", ["gcrn", "crn", "lstm_mask"])
+def test_state_does_not_grow(name):
+    m = _model(name, tiny=name != "gcrn")
+    hop = m.stft_config.hop
+    enh = St.StreamingEnhancer(m)
+    start = enh.state_nbytes
+    assert start > 0
+    sizes = []
+    x = _signal(2.0, seed=4)
+    for n_frames in (10, 100, len(x) // hop):
+        enh.reset()
+        enh.process(x[: n_frames * hop])
+        assert enh.frames_processed == n_frames
+        sizes.append((enh.state_nbytes, enh.model_state_nbytes))
+    assert len(set(sizes)) == 1 and sizes[0][0] == start
+
+
+@pytest.mark.parametrize("kw,words", [(dict(bidirectional=True), "bidirectional"),
+                                      (dict(right_context=2), "future")])
+def test_non_causal_models_are_refused(kw, words):
+    m = M.build_model("lstm_mask", tiny=True, **kw)
+    assert not m.causal
+    with pytest.raises(ValueError, match="cannot stream") as info:
+        St.StreamingEnhancer(m)
+    assert words in str(info.value)
+    with pytest.raises(ValueError, match=words):
+        m.step(S.stft(torch.zeros(1, 320), m.stft_config))
+
+
+def test_training_mode_batchnorm_step_is_refused_but_enhancer_uses_eval():
+    m = _model("gcrn").train()
+    Y = S.stft(torch.randn(1, 320), m.stft_config)
+    with pytest.raises(RuntimeError, match="eval"):
+        m.step(Y)
+    x = _signal(0.2)
+    y = St.stream_file(m, x)  # runs in eval() and restores the flag
+    assert m.training
+    assert (y - M.enhance(m, x)).abs().max() < TOL
+
+
+def test_bad_inputs():
+    with pytest.raises(TypeError, match="step"):
+        St.StreamingEnhancer(torch.nn.Linear(2, 2))
+    enh = St.StreamingEnhancer(_model("lstm_mask"))
+    with pytest.raises(ValueError, match="chunk"):
+        enh.process(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match="chunk"):
+        St.stream_file(_model("lstm_mask"), torch.zeros(100), chunk=0)
+
+
+def test_measure_rtf_fields():
+    r = St.measure_rtf(_model("lstm_mask"), seconds=0.3, repeats=1, warmup_seconds=0.05)
+    for key in ("rtf", "frame_ms_median", "frame_ms_p95", "offline_rtf", "state_bytes", "threads", "cpu"):
+        assert key in r
+    assert r["threads"] == 1 and r["rtf"] > 0 and r["frame_ms_p95"] >= r["frame_ms_median"]
+    assert r["state_bytes"] > 0 and isinstance(r["cpu"], str)
+
+
+def test_stream_as_played_is_causal_with_one_window_of_latency():
+    """The causality checker on the output *as a device plays it*: the hop emitted after
+    frame t is available once input sample (t+1)*hop - 1 has arrived, i.e. ``hop`` samples
+    after its own index in the delayed stream. Played ``output_delay + hop = n_fft``
+    samples late, no output sample depends on an input that has not arrived yet."""
+    from sedemo.causality import check_waveform
+
+    m = _model("gcrn")  # tiny: n_fft 64, hop 32
+    cfg = m.stft_config
+    enh = St.StreamingEnhancer(m)
+
+    def played(x, delay):  # (B, L) -> (B, L): input-time-aligned output stream
+        y = St.stream_file(m, x, chunk=len(x[0]), align=False)  # = offline delayed by output_delay
+        y = torch.nn.functional.pad(y, (delay - enh.output_delay, 0))
+        return y[..., : x.shape[-1]]
+
+    rep = check_waveform(lambda x: played(x, cfg.n_fft), 768, cfg.sample_rate, n_probe=8, block=cfg.hop)
+    assert rep.is_causal and rep.leak == 0.0
+    # played only output_delay late (without waiting for the frame), it would need the future
+    early = check_waveform(lambda x: played(x, enh.output_delay), 768, cfg.sample_rate, n_probe=8,
+                           block=cfg.hop)
+    assert 0 < early.lookahead < cfg.hop
