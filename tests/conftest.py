@@ -7,9 +7,17 @@ import torch
 
 SR = 16000
 
-# Tests run many tiny tensor operations: one thread is faster than two on this
-# 2-core machine (thread start-up dominates) and makes timings less noisy.
-torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Every test runs torch on one thread (restored afterwards): the tests run many
+    tiny tensor operations, for which one thread is faster than two on a 2-core
+    machine, and results do not depend on the thread count."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 def speech_like(seconds: float = 3.0, sample_rate: int = SR, seed: int = 0) -> np.ndarray:

@@ -15,14 +15,6 @@ from conftest import speech_like
 NAMES = list(M.MODELS)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _spec(model, batch=2, frames=25, seed=0, dtype=torch.float32):
     cfg = model.stft_config
     g = torch.Generator().manual_seed(seed)

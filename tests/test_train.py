@@ -17,14 +17,6 @@ from conftest import speech_like
 SR = 16000
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def fake_pairs(n=4, seconds=0.6, seed=0):
     rng = np.random.default_rng(seed)
     pairs = []
