@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "audio", "data", "stft", "features", "metrics", "masks", "losses", "models",
     "causality", "streaming", "nn", "train", "evaluate", "plots", "widgets", "baselines", "phase",
+    "analysis",
 }
 
 
