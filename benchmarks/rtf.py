@@ -47,6 +47,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--target", type=float, default=0.1, help="RTF target (the issue: 0.1)")
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    ap.add_argument("--compare-step", action="store_true",
+                    help="also stream CRN/GCRN models through model.step (no FramePlan), back to back")
     args = ap.parse_args(argv)
 
     rows = []
@@ -55,7 +57,13 @@ def main(argv=None):
         r = measure_rtf(model, seconds=args.seconds, threads=args.threads, repeats=args.repeats)
         r["weights"] = weights
         rows.append(r)
-        print(f"  measured {name}: RTF {r['rtf']:.3f}", file=sys.stderr, flush=True)
+        print(f"  measured {name} ({r['path']}): RTF {r['rtf']:.3f}", file=sys.stderr, flush=True)
+        if args.compare_step and r["path"] == "FramePlan":
+            r = measure_rtf(model, seconds=args.seconds, threads=args.threads, repeats=args.repeats,
+                            plan=False)
+            r["weights"] = weights
+            rows.append(r)
+            print(f"  measured {name} ({r['path']}): RTF {r['rtf']:.3f}", file=sys.stderr, flush=True)
 
     r0 = rows[0]
     try:
@@ -67,17 +75,17 @@ def main(argv=None):
     print(f"Streaming mode: {r0['mode']}; {r0['seconds']:g} s of audio x {r0['repeats']} repeats")
     print(f"Algorithmic latency: {r0['algorithmic_latency_ms']:g} ms (20 ms window, no lookahead); "
           f"real-time budget per frame: {r0['hop_ms']:g} ms")
-    head = (f"{'model':<10} {'weights':<8} {'params':>9} {'stream RTF':>10} {'frame med ms':>12} "
+    head = (f"{'model':<10} {'path':<10} {'weights':<8} {'params':>9} {'stream RTF':>10} {'frame med ms':>12} "
             f"{'frame p95 ms':>12} {'offline RTF':>11} {'state kB':>9} {'RTF<=' + format(args.target, 'g'):>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
         ok = "yes" if r["rtf"] <= args.target else "NO"
-        print(f"{r['model']:<10} {r['weights']:<8} {r['parameters']:>9,} {r['rtf']:>10.3f} "
+        print(f"{r['model']:<10} {r['path']:<10} {r['weights']:<8} {r['parameters']:>9,} {r['rtf']:>10.3f} "
               f"{r['frame_ms_median']:>12.2f} {r['frame_ms_p95']:>12.2f} {r['offline_rtf']:>11.3f} "
               f"{r['state_bytes'] / 1000:>9.1f} {ok:>8}")
     print("stream RTF per repeat: " + "; ".join(
-        f"{r['model']} " + ", ".join(f"{v:.3f}" for v in r["rtf_all"]) for r in rows))
+        f"{r['model']} ({r['path']}) " + ", ".join(f"{v:.3f}" for v in r["rtf_all"]) for r in rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
         print(f"wrote {args.json}")

@@ -37,6 +37,11 @@ of successive steps reproduces ``model(noisy_spec)`` in ``eval()`` mode (tested 
 1e-5); :class:`sedemo.streaming.StreamingEnhancer` wraps this into waveform in,
 waveform out. Non-causal configs (``bidirectional=True``, ``right_context > 0``)
 raise a ``ValueError`` that says why; BatchNorm models must be in ``eval()``.
+``model.step`` runs the model's own layers; :func:`frame_plan` gives a
+:class:`FramePlan`, the same one-frame computation of a CRN/GCRN rewritten with
+weights prepared once (convolutions as matrix products, BatchNorm folded, the two
+GCRN decoders batched): about 3x faster, equal to float rounding, and what
+``StreamingEnhancer`` uses hop by hop.
 
 Registry
 --------
@@ -77,7 +82,7 @@ __all__ = [
     "ModelSpec", "MODELS", "config_for", "build_model", "build_from_config",
     "enhance", "count_parameters", "model_table",
     "save", "load", "load_pretrained", "pretrained_path", "PRETRAINED_DIR",
-    "model_payload", "model_from_payload",
+    "model_payload", "model_from_payload", "FramePlan", "frame_plan",
 ]
 
 #: Where :func:`load_pretrained` looks for ``<name>.pt``.
@@ -917,6 +922,245 @@ class GCRN(_SEModel):
         phase = y[:, 1]
         return {"spec": torch.complex(mag * torch.cos(phase), mag * torch.sin(phase)),
                 "magnitude": mag_c, "phase": phase}
+
+
+# --------------------------------------------------------------------------- fast frame path (ch. 7)
+class FramePlan:
+    """Frame-by-frame inference of a CRN/GCRN with weights prepared once (chapter 7).
+
+    ``model.step`` runs the model's own layers on a single frame: a few hundred
+    small PyTorch calls, each with a fixed cost of microseconds, and a transposed
+    convolution kernel that is slow on one frame. A plan computes the same frame
+    with fewer, larger calls, all exact rewritings of the same arithmetic
+    (results equal to float rounding, tested against the offline forward):
+
+    * layout ``(batch, freq, channels)`` for one frame, so that a convolution over
+      ``kt`` frames and ``kf`` bins is one matrix product of the frequency windows
+      (``unfold``) of ``cat(cached frames, new frame)`` with the reshaped weight;
+    * a transposed convolution is one matrix product of ``cat(cached frames, new
+      frame)`` with the weight reshaped to ``(kt*C_in, kf*C_out)`` (every frequency
+      tap of every input bin), then ``kf`` in-place additions put tap ``k`` of input
+      bin ``i`` on output bin ``sf*i + k`` (the overlap-add, onto the bias);
+    * BatchNorm in ``eval()`` is a per-channel affine map: its scale is folded into
+      the convolution weights (into the linear half of a GLU), its shift is added;
+    * the decoders of a GCRN run together (``torch.bmm`` over a decoder axis);
+    * each grouped-LSTM layer is one ``torch.bmm`` over the groups of
+      ``[x, h, 1] @ [W_ih^T; W_hh^T; b]``, gates reordered so that one sigmoid covers
+      three of them; the rearrangement and the flattening are permutations.
+
+    About 3x faster than ``model.step`` for the default GCRN on one CPU thread
+    (``benchmarks/rtf.py --compare-step``). What remains is about a third matrix
+    products (every weight is read once per frame) and two thirds the fixed cost
+    of about 80 eager PyTorch kernel calls.
+
+    The weights are copied when the plan is built: rebuild it after changing them
+    (:class:`sedemo.streaming.StreamingEnhancer` does, see :meth:`stale`). Supports
+    :class:`CRN` and :class:`GCRN` with ``norm`` ``"batch"`` or ``"none"``
+    (:func:`frame_plan` returns ``None`` otherwise, e.g. for ``norm="cln"``).
+    Use: ``state = plan.init_state(batch)``, ``out, state = plan.step(frame, state)``
+    with ``frame`` one complex STFT frame ``(batch, F)``; ``out`` is ``(batch, F)``.
+    The state is a flat list of tensors (convolution histories, LSTM states).
+    """
+
+    def __init__(self, model: _SEModel):
+        self.model = model
+        self._key = _weights_key(model)
+        with torch.no_grad():
+            self._build(model)
+
+    # ---------------------------------------------------------------- preparation
+    def _build(self, model):
+        c = model.config
+        gcrn = isinstance(model, GCRN)
+        self.inputs = c.inputs if gcrn else "magnitude"
+        self.compress = c.compress
+        self._cdtype = _complex_of(_param_dtype(model))
+        self._complex_head = gcrn and c.target == "complex" and c.n_decoders == 2
+        self.freq_sizes = list(model.freq_sizes)
+        self.enc = [self._prep_conv(layer) for layer in model.encoder]
+        decoders = list(model.decoders) if gcrn else [model.decoder]
+        self.n_dec = len(decoders)
+        self.dec = [self._prep_tconv([d[i] for d in decoders], self.freq_sizes[len(decoders[0]) - i])
+                    for i in range(len(decoders[0]))]
+        rnn = model.lstm
+        if isinstance(rnn, GroupedLSTM):
+            layers, self.groups, self.rearrange = [list(l) for l in rnn.layers], rnn.groups, rnn.rearrange
+            cells = [[(m.weight_ih_l0, m.weight_hh_l0, m.bias_ih_l0, m.bias_hh_l0) for m in layer]
+                     for layer in layers]
+        else:
+            self.groups, self.rearrange = 1, False
+            cells = [[(getattr(rnn, f"weight_ih_l{i}"), getattr(rnn, f"weight_hh_l{i}"),
+                       getattr(rnn, f"bias_ih_l{i}"), getattr(rnn, f"bias_hh_l{i}"))]
+                     for i in range(rnn.num_layers)]
+        self.lstm = []
+        for row in cells:
+            h = row[0][1].shape[1]
+            # PyTorch's gate order (i, f, g, o) -> (i, f, o, g): one sigmoid over the first 3h
+            perm = torch.cat([torch.arange(0, 2 * h), torch.arange(3 * h, 4 * h),
+                              torch.arange(2 * h, 3 * h)]).to(row[0][0].device)
+            # [x, h, 1] @ [W_ih^T; W_hh^T; b_ih + b_hh]: one matrix product per layer and group
+            w = torch.stack([torch.cat([wi, wh, (bi + bh)[:, None]], 1)[perm].t() for wi, wh, bi, bh in row])
+            self.lstm.append((w.contiguous(), h))  # (G, Din+H+1, 4H)
+        proj = model.proj
+        self.proj = None if isinstance(proj, nn.Identity) else (proj.weight.t().contiguous(), proj.bias)
+
+    @staticmethod
+    def _bn(block, n):
+        """(scale, shift) of the block's eval-mode norm (``None`` shift: no norm)."""
+        norm = block.norm
+        if isinstance(norm, nn.BatchNorm2d):
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps) if norm.affine else \
+                1.0 / torch.sqrt(norm.running_var + norm.eps)
+            shift = -norm.running_mean * scale + (norm.bias if norm.affine else 0.0)
+            return scale, shift
+        if isinstance(norm, nn.Identity):
+            return block.conv.conv.weight.new_ones(n), None
+        raise ValueError(f"no frame plan for {type(norm).__name__}")
+
+    def _col_scale(self, block, n):
+        """``(s, shift)``: the norm's scale for the ``n`` output channels of the block's
+        convolution (on the linear half of a GLU, 1 on its gate) and the norm's shift."""
+        scale, shift = self._bn(block, n // 2 if block.gated else n)
+        return (torch.cat([scale, torch.ones_like(scale)]) if block.gated else scale), shift
+
+    def _prep_conv(self, block):
+        conv = block.conv.conv  # nn.Conv2d (out, in, kt, kf)
+        if block.conv.freq_padding != (0, 0) or conv.dilation != (1, 1) or conv.groups != 1:
+            raise ValueError("no frame plan for this convolution")
+        out, cin, kt, kf = conv.weight.shape
+        w = conv.weight.permute(3, 2, 1, 0).reshape(kf * kt * cin, out)  # rows (freq tap, time, channel)
+        b = conv.bias if conv.bias is not None else w.new_zeros(out)
+        s, shift = self._col_scale(block, out)
+        return ((w * s).contiguous(), (b * s).contiguous(), shift, kt, kf, conv.stride[1], cin,
+                block.gated, block.last)
+
+    def _prep_tconv(self, blocks, f_in):
+        ws, bs, shifts = [], [], []
+        for block in blocks:
+            conv = block.conv.conv  # nn.ConvTranspose2d (in, out, kt, kf)
+            if conv.dilation != (1, 1) or conv.groups != 1:
+                raise ValueError("no frame plan for this transposed convolution")
+            cin, out, kt, kf = conv.weight.shape
+            sf, pad, op = conv.stride[1], conv.padding[1], conv.output_padding[1]
+            f_full = (f_in - 1) * sf + kf + op
+            j = -(-f_full // sf)  # output bins in groups of sf
+            # time taps ordered oldest first, as the cached frames: rows (time, channel), columns (tap, out)
+            w = conv.weight.flip(2).permute(2, 0, 3, 1).reshape(kt * cin, kf * out)
+            b = conv.bias if conv.bias is not None else w.new_zeros(out)
+            s, shift = self._col_scale(block, out)
+            ws.append(w * s.repeat(kf))
+            bs.append(b * s)
+            shifts.append(shift)
+        block = blocks[0]
+        shift = None if shifts[0] is None else torch.stack(shifts)[:, None, None, :]  # (D, 1, 1, C)
+        return (torch.stack(ws).contiguous(), torch.stack(bs).repeat(1, sf)[:, None, None].contiguous(), shift,
+                kt, kf, sf, pad, j, f_in, f_full - 2 * pad, cin, block.gated, block.last)
+
+    def stale(self) -> bool:
+        """True when the model's weights or BatchNorm statistics changed since the plan was built."""
+        return _weights_key(self.model) != self._key
+
+    # ---------------------------------------------------------------- streaming
+    def init_state(self, batch: int = 1) -> list:
+        """Zero state: encoder histories ``(B, F, (kt-1)*C)``, LSTM ``(h, c)`` per layer
+        ``(groups, B, H)``, decoder histories ``(decoders, B, F, (kt-1)*C)``."""
+        def z(*shape):
+            return self.enc[0][0].new_zeros(shape)
+
+        st = [z(batch, f, (e[3] - 1) * e[6]) for e, f in zip(self.enc, self.freq_sizes)]
+        for _, h in self.lstm:
+            st += [z(self.groups, batch, h), z(self.groups, batch, h)]
+        st += [z(self.n_dec, batch, d[8], (d[3] - 1) * d[10]) for d in self.dec]
+        return st
+
+    def step(self, frame: torch.Tensor, state: list):
+        """One complex STFT frame ``(B, F)`` -> enhanced frame ``(B, F)``, new state."""
+        spec = frame.to(self._cdtype)
+        b = spec.shape[0]
+        # |Y|^c e^{jθ} as (B, F, channels); the clamp only touches |Y| < 1e-43 (0 stays 0)
+        mag = spec.abs()
+        if self.inputs == "complex":
+            x = torch.view_as_real(spec) * mag.pow(self.compress - 1.0).clamp_max(1e30).unsqueeze(-1)
+        else:
+            x = mag.pow(self.compress).unsqueeze(-1)
+        new, skips = [], []
+        for (w, bias, shift, kt, kf, sf, cin, gated, last), hist in zip(self.enc, state):
+            z = torch.cat([hist, x], -1) if kt > 1 else x  # (B, F, kt*C): cached frames, new frame
+            new.append(x if kt == 2 else z[..., cin:])
+            win = z.unfold(1, kf, sf).transpose(-1, -2)  # (B, F_out, kf, kt*C): frequency windows
+            f_out = win.shape[1]
+            x = _plan_act(torch.addmm(bias, win.reshape(b * f_out, -1), w).view(b, f_out, -1),
+                          shift, gated, last)
+            skips.append(x)
+        # bottleneck: channel-major flattening, as the offline model
+        c_last = x.shape[-1]
+        z = x.transpose(1, 2).reshape(b, -1)
+        g, pos = self.groups, len(self.enc)
+        ones = x.new_ones(g, b, 1)
+        for li, (w, h) in enumerate(self.lstm):
+            if li > 0:  # z: (G, B, H) -> (B, G*H), rearranged (shuffled) or not
+                z = (z.permute(1, 2, 0) if self.rearrange else z.permute(1, 0, 2)).reshape(b, -1)
+            h0, c0 = state[pos], state[pos + 1]
+            gates = torch.bmm(torch.cat([z.view(b, g, -1).transpose(0, 1), h0, ones], -1), w)
+            sg = gates[..., : 3 * h].sigmoid()  # gates (i, f, o, g)
+            c1 = torch.addcmul(sg[..., h : 2 * h] * c0, sg[..., :h], gates[..., 3 * h :].tanh())
+            z = sg[..., 2 * h :] * c1.tanh()
+            new += [z, c1]
+            pos += 2
+        z = z.transpose(0, 1).reshape(b, -1)
+        if self.proj is not None:
+            z = torch.addmm(self.proj[1], z, self.proj[0])
+        x = z.view(b, c_last, -1).transpose(1, 2).unsqueeze(0)  # (1, B, F, C)
+        dn, n_enc = self.n_dec, len(self.enc)
+        for i, ((w, bias, shift, kt, kf, sf, pad, j, f_in, f_out, cin, gated, last), hist) in \
+                enumerate(zip(self.dec, state[pos:])):
+            skip = skips[n_enc - 1 - i]
+            parts = [x.expand(dn, -1, -1, -1), skip.expand(dn, *skip.shape)]
+            z = torch.cat([hist] + parts if kt > 1 else parts, -1)  # (D, B, F_in, kt*C)
+            new.append(z[..., cin:])
+            yk = torch.bmm(z.view(dn, b * f_in, -1), w).view(dn, b, f_in, -1)  # every tap: (kf, out)
+            n_o = yk.shape[-1] // kf
+            # overlap-add onto the bias: tap k = q*sf + r of input bin i -> output bin sf*(i+q) + r,
+            # i.e. the taps q*sf ... q*sf + sf-1 (adjacent columns) go to rows i + q of (J, sf*out)
+            y = bias.expand(dn, b, j, sf * n_o).clone()
+            for q in range(0, kf, sf):
+                n = min(sf, kf - q) * n_o
+                rows = y.narrow(2, q // sf, f_in)
+                (rows if n == sf * n_o else rows.narrow(3, 0, n)).add_(yk.narrow(3, q * n_o, n))
+            x = _plan_act(y.view(dn, b, j * sf, -1).narrow(2, pad, f_out), shift, gated, last)
+        if self._complex_head:  # two decoders of one channel each: real, imaginary
+            out = _decompress_parts(x[0, ..., 0], x[1, ..., 0], self.compress)
+        else:
+            y = x.permute(1, 0, 3, 2).reshape(b, -1, 1, x.shape[2])  # (B, n_out, 1, F)
+            out = self.model._head(y, spec.unsqueeze(-1))["spec"][..., 0]
+        return out, new
+
+
+def _plan_act(y, shift, gated, last):
+    """GLU, then (folded BatchNorm's) shift and ELU unless last: :class:`_ConvBlock` on prepared weights."""
+    if gated:
+        y = F.glu(y, -1)
+    if last:
+        return y
+    if shift is not None:
+        y = y.add_(shift) if gated else y + shift  # GLU's output is a fresh tensor
+    return F.elu(y, inplace=gated or shift is not None)
+
+
+def _weights_key(model) -> tuple:
+    """Identity and version counter of every parameter and buffer: changes with any in-place
+    update (optimiser step, ``load_state_dict``, BatchNorm statistics in training)."""
+    return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
+
+
+def frame_plan(model) -> FramePlan | None:
+    """A :class:`FramePlan` for ``model`` (a CRN/GCRN with BatchNorm or no norm), else ``None``."""
+    if not isinstance(model, (CRN, GCRN)):
+        return None
+    try:
+        return FramePlan(model)
+    except ValueError:
+        return None
 
 
 # --------------------------------------------------------------------------- registry

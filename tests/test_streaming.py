@@ -213,3 +213,80 @@ def test_stream_as_played_is_causal_with_one_window_of_latency():
     early = check_waveform(lambda x: played(x, enh.output_delay), 768, cfg.sample_rate, n_probe=8,
                            block=cfg.hop)
     assert 0 < early.lookahead < cfg.hop
+
+
+# ------------------------------------------------------------------ FramePlan (fast hop-by-hop path)
+PLAN_CASES = [("gcrn", True, {}), ("gcrn", False, {}), ("crn", True, {}), ("crn", False, {}),
+              ("gcrn_1dec", True, {}), ("gcrn_mag", True, {}), ("gcrn_magphase", True, {}),
+              ("crn", True, dict(norm="none")), ("gcrn", True, dict(lstm_hidden=16)),
+              ("gcrn", True, dict(inputs="magnitude", rearrange=False, lstm_groups=4)),
+              ("gcrn", True, dict(kernel=(3, 5)))]
+
+
+@pytest.mark.parametrize("name,tiny,kw", PLAN_CASES, ids=[f"{n}-{t}-{k}" for n, t, k in PLAN_CASES])
+def test_frame_plan_equals_offline_forward(name, tiny, kw):
+    m = _model(name, tiny, **kw)
+    Y = S.stft(0.1 * torch.randn(2, 30 * m.stft_config.hop), m.stft_config)
+    plan = M.frame_plan(m)
+    assert isinstance(plan, M.FramePlan)
+    with torch.inference_mode():
+        off = m(Y)
+        state = plan.init_state(2)
+        n_state = M._SEModel.state_nbytes(state)
+        assert n_state == M._SEModel.state_nbytes(m.init_state(2))  # the same memory as model.step
+        outs = []
+        for t in range(Y.shape[-1]):
+            y, state = plan.step(Y[..., t], state)
+            outs.append(y)
+        assert M._SEModel.state_nbytes(state) == n_state
+    err = (torch.stack(outs, -1) - off).abs().max().item()
+    assert err < TOL * off.abs().max().item()
+
+
+def test_frame_plan_only_where_it_applies():
+    assert M.frame_plan(_model("gcrn", norm="cln")) is None  # running sums: model.step
+    assert M.frame_plan(_model("lstm_mask")) is None
+    m = _model("gcrn")
+    assert St.StreamingEnhancer(m)._plan is not None
+    assert St.StreamingEnhancer(m, plan=False)._plan is None
+    assert St.StreamingEnhancer(m, frames_per_step=None)._plan is None
+    assert St.StreamingEnhancer(_model("gcrn", norm="cln"))._plan is None
+
+
+def test_plan_and_step_streams_agree_and_cln_streams_exactly():
+    m = _model("gcrn")
+    x = _signal(0.5, seed=7)
+    a = St.stream_file(m, x)
+    enh = St.StreamingEnhancer(m, plan=False)
+    b = torch.cat([enh.process(x), enh.flush()])[enh.output_delay:]
+    assert (a - b).abs().max() < TOL * a.abs().max()
+    c = _model("gcrn", norm="cln")
+    assert (St.stream_file(c, x) - M.enhance(c, x)).abs().max() < TOL
+
+
+def test_enhancer_rebuilds_the_plan_when_the_weights_change():
+    m = _model("gcrn")
+    x = _signal(0.3, seed=8)
+    enh = St.StreamingEnhancer(m)
+    first = torch.cat([enh.process(x), enh.flush()])  # flush resets: plan still valid
+    plan = enh._plan
+    assert not plan.stale()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(1.1)
+        bn = next(mod for mod in m.modules() if isinstance(mod, torch.nn.BatchNorm2d))
+        bn.running_mean.add_(0.1)
+    assert plan.stale()
+    enh.reset()
+    assert enh._plan is not plan
+    again = torch.cat([enh.process(x), enh.flush()])[enh.output_delay:]
+    assert not torch.equal(again, first[enh.output_delay:])
+    assert (again - M.enhance(m, x)).abs().max() < TOL * again.abs().max()
+
+
+def test_enhancer_keeps_an_eval_model_untouched():
+    m = _model("gcrn")
+    calls = []
+    m.train = lambda mode=True: calls.append(mode) or m  # eval() calls train(False)
+    St.stream_file(m, _signal(0.1))
+    assert calls == []
