@@ -1,6 +1,6 @@
 """Oracle time-frequency masks: IBM, IRM, IAM (SMM), PSM and the complex ratio mask.
 
-Chapter 3 (``book/03_magnitude_masks.ipynb``) introduces the real-valued masks and
+Chapter 3 (``book/03_masks.ipynb``) introduces the real-valued masks and
 their oracle upper bounds; chapter 4 (``book/04_phase.ipynb``) the complex
 ratio mask (cIRM). The formulas are those of the book's notation section
 (``GUIDEBOOK.md`` section 3), one definition each.
@@ -8,11 +8,11 @@ ratio mask (cIRM). The formulas are those of the book's notation section
 Notation: ``Y = S + N`` are complex STFTs (see :mod:`sedemo.stft`) of the mixture,
 the clean speech and the noise, any shape ``(..., F, T)``; ``Δθ = θ_S − θ_Y``.
 
-* IBM  = 1[10·log10(|S|²/|N|²) > LC]                 (Wang, Narayanan & Wang 2014)
-* IRM  = (|S|² / (|S|² + |N|²))^β,  β = 0.5           (Wang, Narayanan & Wang 2014)
-* IAM  = |S| / |Y| clipped to [0, max_value]          (a.k.a. SMM; Weninger et al. 2014)
-* PSM  = (|S| / |Y|)·cos Δθ truncated to [0, max_value]   (Erdogan et al. 2015)
-* cIRM = S / Y (complex), optionally compressed       (Williamson, Wang & Wang 2016)
+* IBM  = ``1[10·log10(|S|²/|N|²) > LC]``                 (Wang, Narayanan & Wang 2014)
+* IRM  = ``(|S|² / (|S|² + |N|²))^β``,  β = 0.5           (Wang, Narayanan & Wang 2014)
+* IAM  = ``|S| / |Y|`` clipped to [0, max_value]          (a.k.a. SMM; Weninger et al. 2014)
+* PSM  = ``(|S| / |Y|)·cos Δθ`` truncated to [0, max_value]   (Erdogan et al. 2015)
+* cIRM = ``S / Y`` (complex), optionally compressed       (Williamson, Wang & Wang 2016)
 
 Every argument is keyword-only and named after the quantity it holds
 (``clean=``, ``noise=``, ``mixture=``), so that ``irm(clean=S, noise=N)`` cannot be
