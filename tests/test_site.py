@@ -134,3 +134,34 @@ def test_static_controls_switch_picture_and_audio(server, browser, page):
             values = [s[k] for s in states]
             if any(v is not None for v in values):
                 assert len(set(values)) == n, f"{page}: moving the control does not change the {kind}"
+
+
+PAGE_BUDGET_MB = 5.0
+SITE_BUDGET_MB = 150.0
+
+
+def _page_weight(page: Path) -> int:
+    """Bytes a reader downloads for ``page``: the HTML (with its embedded data URIs)
+    plus the images it references from the site's own folders."""
+    import re
+
+    html = page.read_text(errors="replace")
+    total = page.stat().st_size
+    for src in set(re.findall(r'<img[^>]+src="([^"]+)"', html)):
+        if src.startswith("data:"):
+            continue
+        target = (page.parent / src.split("#")[0].split("?")[0]).resolve()
+        if target.is_file():
+            total += target.stat().st_size
+    return total
+
+
+@pytest.mark.parametrize("page", _pages())
+def test_page_weight_budget(page):
+    mb = _page_weight(SITE / page) / 1e6
+    assert mb < PAGE_BUDGET_MB, f"{page} weighs {mb:.1f} MB (budget {PAGE_BUDGET_MB} MB): shorten clips or figures"
+
+
+def test_site_weight_budget():
+    mb = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file()) / 1e6
+    assert mb < SITE_BUDGET_MB, f"the site weighs {mb:.0f} MB (budget {SITE_BUDGET_MB:.0f} MB)"
