@@ -108,3 +108,101 @@ def spectrogram_grid(signals: dict, cfg: _stft.STFTConfig = _stft.DEFAULT, ncols
             ax.set_ylabel("")
     fig.colorbar(im, ax=axes, label="level (dB)", shrink=0.9)
     return fig
+
+
+def layer_shapes(model, frames: int = 10) -> list[dict]:
+    """Output shape of every encoder, bottleneck and decoder layer of a CRN/GCRN-style
+    model on ``frames`` frames of input, found with forward hooks (not hand-written).
+
+    Returns rows ``{"part", "index", "layer", "channels", "freq", "params"}``; ``part`` is
+    ``"encoder"``, ``"bottleneck"`` or ``"decoder k"``. Used by :func:`architecture`
+    and chapter 5.
+    """
+    import torch
+
+    rows, hooks = [], []
+
+    def hook(part, index, module):
+        def fn(_mod, _inp, out):
+            out = out[0] if isinstance(out, tuple) else out
+            shape = tuple(out.shape)
+            name = type(module).__name__
+            conv = getattr(module, "conv", None)
+            if conv is not None:  # a conv block: say what it is
+                kind = "deconv" if "Transpose" in type(conv).__name__ else "conv"
+                name = ("gated " if getattr(module, "gated", False) else "") + kind
+            rows.append({"part": part, "index": index, "layer": name,
+                         "channels": shape[1] if len(shape) == 4 else 1,
+                         "freq": shape[-1] if len(shape) == 4 else shape[-1],
+                         "params": sum(p.numel() for p in module.parameters())})
+        return fn
+
+    parts = [("encoder", list(model.encoder))]
+    decoders = getattr(model, "decoders", None)
+    decoders = list(decoders) if decoders is not None else [model.decoder]
+    for k, dec in enumerate(decoders):
+        parts.append((f"decoder {k + 1}" if len(decoders) > 1 else "decoder", list(dec)))
+    for part, layers in parts:
+        for i, layer in enumerate(layers):
+            hooks.append(layer.register_forward_hook(hook(part, i, layer)))
+    hooks.append(model.lstm.register_forward_hook(hook("bottleneck", 0, model.lstm)))
+    try:
+        cfg = model.stft_config
+        x = torch.zeros(1, cfg.n_freqs, frames, dtype=torch.complex64)
+        x.real.normal_()
+        with torch.no_grad():
+            model.eval()(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    order = {"encoder": 0, "bottleneck": 1}
+    return sorted(rows, key=lambda r: (order.get(r["part"], 2), r["part"], r["index"]))
+
+
+def architecture(model, ax=None, title: str | None = None):
+    """Draw a CRN/GCRN-style encoder-bottleneck-decoder as boxes labelled with each
+    layer's output (channels x frequency bins), skip connections as arcs; every
+    shape comes from :func:`layer_shapes`. Two decoders (GCRN) are drawn as two rows.
+    Used in chapter 5."""
+    import matplotlib.patches as mpatches
+
+    rows = layer_shapes(model)
+    enc = [r for r in rows if r["part"] == "encoder"]
+    bott = [r for r in rows if r["part"] == "bottleneck"]
+    decs = {}
+    for r in rows:
+        if r["part"].startswith("decoder"):
+            decs.setdefault(r["part"], []).append(r)
+    n_cols = len(enc) + 1 + max(len(d) for d in decs.values())
+    ax = _ax(ax, figsize=(min(1.25 * n_cols + 1, 14), 1.4 + 1.3 * len(decs)))
+    w, h = 0.9, 0.8
+
+    def box(x, y, text, color):
+        ax.add_patch(mpatches.FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02",
+                                             fc=color, ec="0.3", lw=0.8))
+        ax.text(x, y, text, ha="center", va="center", fontsize=7)
+
+    top = len(decs)
+    for i, r in enumerate(enc):
+        box(i, top, f"enc {i + 1}\n{r['layer']}\n{r['channels']}x{r['freq']}", "#cfe3f7")
+    xb = len(enc)
+    label = bott[0]["layer"] if bott else "LSTM"
+    size = bott[0]["freq"] if bott else ""
+    box(xb, top - (len(decs) - 1) / 2, f"bottleneck\n{label}\n{size} units", "#f7e3c4")
+    for k, (part, layers) in enumerate(sorted(decs.items())):
+        y = len(decs) - 1 - k if len(decs) > 1 else top
+        for j, r in enumerate(layers):
+            x = xb + 1 + j
+            box(x, y, f"{part.replace('decoder', 'dec')}.{j + 1}\n{r['layer']}\n{r['channels']}x{r['freq']}",
+                "#d8f0d2")
+            src = len(enc) - 1 - j  # skip from the mirrored encoder layer
+            if 0 <= src < len(enc):
+                ax.annotate("", xy=(x, y + h / 2), xytext=(src, top + h / 2),
+                            arrowprops=dict(arrowstyle="->", color="0.55", lw=0.6,
+                                            connectionstyle="arc3,rad=-0.25"))
+    ax.set_xlim(-0.7, n_cols - 0.3)
+    ax.set_ylim(-0.8, top + 1.5)
+    ax.axis("off")
+    ax.set_title(title or f"{getattr(model, 'name', type(model).__name__)}: output channels x frequency bins "
+                 "per layer; arcs are skip connections", fontsize=9)
+    return ax
