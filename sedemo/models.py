@@ -1400,9 +1400,9 @@ def load_pretrained(name: str) -> nn.Module:
     path = pretrained_path(name)
     if not path.exists():
         raise FileNotFoundError(
-            f"no pretrained {name!r} model at {path}. Create it by training it: "
-            f"`python -m sedemo.train --model {name} --steps 20000 --out runs/{name} "
-            f"--export {path}` (see `python -m sedemo.train --help`), or train a short demo "
-            "model in the notebook with sedemo.train.train(TrainConfig(...))."
+            f"no pretrained {name!r} model at {path}. Create it with the book's exact "
+            f"command: `bash scripts/train_models.sh {name}` (it runs `python -m sedemo.train "
+            f"--model {name} ... --export {path}` and then `python -m sedemo.evaluate`), or "
+            "train a short demo model in a notebook with sedemo.train.train(TrainConfig(...))."
         )
     return load(path)

@@ -285,7 +285,7 @@ def test_load_pretrained_missing(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError) as err:
         M.load_pretrained("gcrn")
     msg = str(err.value)
-    assert "python -m sedemo.train --model gcrn" in msg and "gcrn.pt" in msg
+    assert "scripts/train_models.sh gcrn" in msg and "python -m sedemo.train --model gcrn" in msg and "gcrn.pt" in msg
     with pytest.raises(ValueError):
         M.load_pretrained("nope")
     m = M.build_model("gcrn", tiny=True)
