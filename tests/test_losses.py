@@ -605,3 +605,14 @@ def test_docstring_examples():
     torch.manual_seed(0)
     result = doctest.testmod(L, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 15 and result.failed == 0
+
+
+def test_compressed_embedding_loss_is_the_weighted_sum():
+    g = torch.Generator().manual_seed(3)
+    s = torch.randn(2, 8000, generator=g, dtype=torch.float64) * 0.1
+    e = s + 0.05 * torch.randn(2, 8000, generator=g, dtype=torch.float64)
+    total = L.get_loss("compressed+embedding", weight=0.5)(estimate=e, reference=s)
+    parts = (L.compressed_complex_loss(estimate=e, reference=s)
+             + 0.5 * L.embedding_loss(estimate=e, reference=s))
+    assert float(total) == pytest.approx(float(parts), rel=1e-10)
+    assert float(L.compressed_embedding_loss(estimate=s, reference=s)) == pytest.approx(0.0, abs=1e-6)
