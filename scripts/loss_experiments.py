@@ -37,7 +37,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--per-cell", type=int, default=1, help="test items per SNR x noise type")
     p.add_argument("--jobs", type=int, default=1, help="parallel runs (one CPU thread each)")
-    p.add_argument("--out", type=Path, default=ROOT / "results" / "losses")
+    p.add_argument("--out", type=Path, default=experiments.RESULTS_DIR)
     p.add_argument("--corpus", default=None)
     p.add_argument("--list", action="store_true", help="list the runs and whether they are done")
     a = p.parse_args(argv)

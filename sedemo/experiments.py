@@ -18,6 +18,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+#: where scripts/loss_experiments.py writes and chapter 6 reads the committed results
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results" / "losses"
+
 #: small configurations of the book's models for the loss experiments
 LITE = {
     "gcrn": {"channels": (8, 16, 32, 32, 32)},
@@ -132,9 +135,9 @@ def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = Non
     return path
 
 
-def load_results(out_dir: str | Path, claim: str | None = None) -> list[dict]:
-    """Every result JSON in ``out_dir`` (of ``claim`` only, if given)."""
-    paths = sorted(Path(out_dir).glob(f"{claim or '*'}__*.json"))
+def load_results(out_dir: str | Path | None = None, claim: str | None = None) -> list[dict]:
+    """Every result JSON in ``out_dir`` (default :data:`RESULTS_DIR`), of ``claim`` only if given."""
+    paths = sorted(Path(out_dir or RESULTS_DIR).glob(f"{claim or '*'}__*.json"))
     return [json.loads(p.read_text()) for p in paths]
 
 
