@@ -52,7 +52,16 @@ not code): ``build_model("gcrn", channels=(8, 16, 32, 32, 32))`` overrides a fie
 ``build_model("gcrn", tiny=True)`` gives the test-sized model.
 
 Names: ``lstm_mask``, ``lstm_map`` (chapter 3), ``crn``, ``gcrn``, ``gcrn_1dec``,
-``gcrn_mag``, ``gcrn_magphase`` (chapter 5).
+``gcrn_mag``, ``gcrn_magphase`` (chapter 5), ``tcn`` (time domain, chapter 6, claim C2).
+
+Time-domain model. ``tcn`` (:class:`TCN`, a causal Conv-TasNet) is the exception to
+the interface above: ``model.domain == "time"`` (every other model: ``"spectral"``)
+and ``model(noisy) -> enhanced`` takes and returns waveforms ``(batch, L)``;
+``model.estimate`` returns ``"wave"`` (and ``"mask"``, ``"frames"``) instead of
+``"spec"``. :func:`enhance`, :mod:`sedemo.train` (waveform losses only) and
+:class:`sedemo.streaming.StreamingEnhancer` dispatch on ``model.domain``. Its
+``stft_config`` is the default one, used only for ``sample_rate``. ``model.step``
+takes ``n*stride`` samples instead of STFT frames.
 
 Compression. The CRN/GCRN inputs and targets are power-law compressed,
 ``|Y|^c e^{jθ_Y}`` with ``c = 0.3`` (the compression of the loss of Braun & Tashev
@@ -77,8 +86,8 @@ from .features import splice
 from .stft import STFTConfig, istft, stft
 
 __all__ = [
-    "LSTMConfig", "CRNConfig", "GCRNConfig",
-    "LSTMEnhancer", "CRN", "GCRN", "GroupedLSTM",
+    "LSTMConfig", "CRNConfig", "GCRNConfig", "TCNConfig",
+    "LSTMEnhancer", "CRN", "GCRN", "GroupedLSTM", "TCN",
     "ModelSpec", "MODELS", "config_for", "build_model", "build_from_config",
     "enhance", "count_parameters", "model_table",
     "save", "load", "load_pretrained", "pretrained_path", "PRETRAINED_DIR",
@@ -283,6 +292,60 @@ class GCRNConfig(_STFTFields):
         return cls(**{**base, **overrides})
 
 
+@dataclass(frozen=True)
+class TCNConfig(_STFTFields):
+    """Causal Conv-TasNet-style time-domain model (Luo & Mesgarani, TASLP 2019), claim C2.
+
+    Waveform in, waveform out (``model.domain == "time"``): no STFT. A learned
+    analysis encoder (a strided :class:`sedemo.nn.CausalConv1d` of ``filters``
+    filters, ``kernel`` samples long, hop ``stride``, ReLU) turns the waveform into
+    frames; a causal temporal convolutional network (TCN) estimates a sigmoid mask
+    on them; a transposed convolution (the decoder: ``filters`` basis signals of
+    ``kernel`` samples, overlap-added every ``stride`` samples) turns the masked
+    frames back into a waveform. Pandey & Wang (ICASSP 2019) use such time-domain
+    models for speech enhancement and compare L1 and L2 losses on samples (C2).
+
+    TCN: cumulative layer norm and a 1x1 bottleneck conv to ``bottleneck``
+    channels, then ``repeats`` x ``blocks`` residual blocks; block ``x`` of a repeat:
+    1x1 conv to ``hidden`` channels, PReLU, cLN, depthwise causal conv (kernel
+    ``conv_kernel``, dilation ``2**x``), PReLU, cLN, 1x1 conv back (added to the
+    input). Then PReLU, 1x1 conv to ``filters`` channels, sigmoid: the mask.
+    Conv-TasNet's skip-connection paths are left out (residuals only).
+
+    Default (about 0.8 M parameters): 2 ms / 1 ms kernel / hop (32 / 16 samples at
+    16 kHz), N=128 filters, B=128, H=192, P=3, X=8 blocks, R=2 repeats; receptive
+    field ``1 + 2*R*(P-1)*(2**X - 1)`` frames = 1021 frames, about 1 s. The
+    paper's causal Conv-TasNet has N=512, B=128, H=512, X=8, R=3 (5 M).
+
+    The STFT fields (``n_fft``, ``hop``, ``window``) are unused; ``model.stft_config``
+    keeps the book's default only so that ``sample_rate`` is found where it is for
+    every model. ``kernel`` must be ``>= stride``.
+    """
+
+    kernel: int = 32
+    stride: int = 16
+    filters: int = 128
+    bottleneck: int = 128
+    hidden: int = 192
+    conv_kernel: int = 3
+    blocks: int = 8
+    repeats: int = 2
+
+    def __post_init__(self):
+        for k in ("kernel", "stride", "filters", "bottleneck", "hidden", "conv_kernel", "blocks", "repeats"):
+            if int(getattr(self, k)) < 1:
+                raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
+        if self.kernel < self.stride:
+            raise ValueError(f"kernel ({self.kernel}) must be >= stride ({self.stride}): otherwise "
+                             "some samples are in no frame")
+
+    @classmethod
+    def tiny(cls, **overrides) -> "TCNConfig":
+        """A test-sized config: kernel 16 / stride 8 samples, N=B=16, H=32, 3 blocks x 1 repeat."""
+        base = dict(kernel=16, stride=8, filters=16, bottleneck=16, hidden=32, blocks=3, repeats=1)
+        return cls(**{**base, **overrides})
+
+
 def _choice(name: str, value, options) -> None:
     if value not in options:
         raise ValueError(f"{name} must be one of {options}, got {value!r}")
@@ -376,6 +439,9 @@ class _SEModel(nn.Module):
     """Base class: config, name, STFT config, causality flag, input checks."""
 
     name: str = ""
+    #: ``"spectral"``: ``model(noisy_spec) -> enhanced_spec`` on complex STFTs;
+    #: ``"time"``: ``model(noisy) -> enhanced`` on waveforms ``(B, L)`` (:class:`TCN`).
+    domain: str = "spectral"
 
     def __init__(self, config):
         super().__init__()
@@ -924,6 +990,203 @@ class GCRN(_SEModel):
                 "magnitude": mag_c, "phase": phase}
 
 
+# --------------------------------------------------------------------------- TCN (time domain, C2)
+def _cln_state(batch: int, dtype, device):
+    """A fresh :class:`sedemo.nn.CumulativeLayerNorm` streaming cache (count, sum, sum of squares)."""
+    acc = dtype if device.type == "mps" else torch.float64
+    z = torch.zeros(batch, dtype=acc, device=device)
+    return (torch.zeros((), dtype=acc, device=device), z, z.clone())
+
+
+def _pointwise(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """A 1x1 ``conv`` on ``(B, C, n)`` as a matrix product: what a streaming step computes (the
+    same values as ``conv(x)`` to float rounding, without conv1d's per-call overhead on a few frames)."""
+    return F.linear(x.transpose(1, 2), conv.weight[:, :, 0], conv.bias).transpose(1, 2)
+
+
+class _TCNBlock(nn.Module):
+    """One Conv-TasNet block: 1x1 conv, PReLU, cLN, depthwise dilated causal conv, PReLU, cLN,
+    1x1 conv, residual. Layout ``(B, channels, frames)``."""
+
+    def __init__(self, channels: int, hidden: int, kernel: int, dilation: int):
+        super().__init__()
+        self.inp = nn.Conv1d(channels, hidden, 1)
+        self.act1 = nn.PReLU()
+        self.norm1 = snn.CumulativeLayerNorm(hidden)
+        self.dconv = snn.CausalConv1d(hidden, hidden, kernel, dilation=dilation, groups=hidden)
+        self.act2 = nn.PReLU()
+        self.norm2 = snn.CumulativeLayerNorm(hidden)
+        self.out = nn.Conv1d(hidden, channels, 1)
+
+    def forward(self, x):
+        y = self.norm1(self.act1(self.inp(x)))
+        y = self.norm2(self.act2(self.dconv(y)))
+        return x + self.out(y)
+
+    def init_cache(self, batch, dtype, device):
+        h = self.inp.out_channels
+        conv = torch.zeros(batch, h, self.dconv.pad_past, dtype=dtype, device=device)
+        return (_cln_state(batch, dtype, device), conv, _cln_state(batch, dtype, device))
+
+    def step(self, x, cache):
+        """``n`` new frames ``(B, C, n)``; cache: (cLN sums, last ``dilation*(P-1)`` frames, cLN sums).
+        The depthwise dilated conv is written out as a sum of ``P`` shifted, scaled copies."""
+        c1, c2, c3 = cache
+        y, c1 = self.norm1.step(self.act1(_pointwise(self.inp, x)), c1)
+        inp = torch.cat([c2, y], dim=2)
+        conv = self.dconv.conv
+        n, d, w = y.shape[2], conv.dilation[0], conv.weight[:, 0]  # w: (H, P)
+        acc = conv.bias[:, None] + w[:, :1] * inp.narrow(2, 0, n)
+        for k in range(1, w.shape[1]):
+            acc = acc + w[:, k : k + 1] * inp.narrow(2, k * d, n)
+        c2 = inp.narrow(2, n, inp.shape[2] - n).clone()
+        y, c3 = self.norm2.step(self.act2(acc), c3)
+        return x + _pointwise(self.out, y), (c1, c2, c3)
+
+
+class TCN(_SEModel):
+    """Causal Conv-TasNet-style enhancer on waveforms (claim C2); see :class:`TCNConfig`.
+
+    ``model(noisy)``: ``(B, L)`` waveform -> ``(B, L)`` enhanced waveform
+    (``model.domain == "time"``). ``model.estimate(noisy)`` returns ``"wave"`` (the
+    output), ``"mask"`` ``(B, N, T)`` and ``"frames"`` (the encoder output ``(B, N,
+    T)``). References: Luo & Mesgarani 2019 (``luo2019convtasnet``); Pandey & Wang 2019.
+
+    Framing. With kernel ``K`` and hop ``S``, frame ``t`` covers samples ``[t*S -
+    (K-S), t*S + S - 1]`` (``K - S`` zeros before the start, as the streaming
+    encoder's initial cache) and the decoder overlap-adds its ``K`` output samples
+    onto the same positions; there are ``T = floor((L - 1 + K - S) / S) + 1`` frames,
+    so every sample gets all the frames that overlap it (zeros are padded after the
+    end). Frame ``t`` depends on samples ``<= t*S + S - 1`` only (tested at frame
+    level: lookahead 0 with frames stamped at their last sample), so output sample
+    ``n`` depends on samples ``<= n + K - 1`` (the framing: 31 samples, 1.94 ms, by
+    default). That is the algorithmic latency of one kernel (2 ms), as the
+    STFT models' one window (20 ms).
+
+    Streaming: ``state = model.init_state(batch)``, ``out, state = model.step(x,
+    state)`` with ``x`` the next ``n*S`` samples ``(B, n*S)`` (``n >= 1``), ``out`` the
+    next ``n*S`` samples of the output stream, which is the offline output delayed
+    by ``K - S`` samples (the first ``K - S`` stream samples belong to the padding
+    before the start). State: the encoder's last ``K - S`` input samples, every
+    dilated conv's last ``dilation*(P-1)`` frames, every cLN's running sums and the
+    decoder's overlap-add tail of ``K - S`` samples; constant size.
+    """
+
+    domain = "time"
+
+    def __init__(self, config: TCNConfig):
+        super().__init__(config)
+        c = config
+        self.encoder = snn.CausalConv1d(1, c.filters, c.kernel, stride=c.stride,
+                                        lookahead=c.stride - 1, bias=False)
+        self.in_norm = snn.CumulativeLayerNorm(c.filters)
+        self.bottleneck = nn.Conv1d(c.filters, c.bottleneck, 1)
+        self.blocks = nn.ModuleList(
+            _TCNBlock(c.bottleneck, c.hidden, c.conv_kernel, 2 ** x)
+            for _ in range(c.repeats) for x in range(c.blocks)
+        )
+        self.mask_act = nn.PReLU()
+        self.mask_conv = nn.Conv1d(c.bottleneck, c.filters, 1)
+        self.decoder = nn.ConvTranspose1d(c.filters, 1, c.kernel, stride=c.stride, bias=False)
+
+    @property
+    def receptive_field_frames(self) -> int:
+        c = self.config
+        return 1 + c.repeats * (c.conv_kernel - 1) * (2 ** c.blocks - 1)
+
+    @property
+    def output_delay(self) -> int:
+        """Samples by which :meth:`step`'s output stream lags the offline output: ``K - S``."""
+        return self.config.kernel - self.config.stride
+
+    def _prepare(self, noisy) -> torch.Tensor:
+        x = noisy if isinstance(noisy, torch.Tensor) else as_tensor(noisy)
+        if x.is_complex():
+            raise TypeError(f"{type(self).__name__} is a time-domain model: it takes the noisy "
+                            "waveform (batch, L), not an STFT (use sedemo.models.enhance for both kinds)")
+        if x.dim() != 2:
+            hint = " Add a batch axis: x.unsqueeze(0)." if x.dim() == 1 else ""
+            raise ValueError(f"{type(self).__name__} expects a waveform (batch, L), got shape "
+                             f"{tuple(x.shape)}.{hint}")
+        if x.shape[-1] < 1:
+            raise ValueError(f"{type(self).__name__} needs at least one sample")
+        return x.to(_param_dtype(self))
+
+    def _separate(self, w, caches=None):
+        """Mask ``(B, N, T)`` from the encoder frames ``w``; streaming when ``caches`` is a list."""
+        if caches is None:
+            y = self.bottleneck(self.in_norm(w))
+            for blk in self.blocks:
+                y = blk(y)
+            return torch.sigmoid(self.mask_conv(self.mask_act(y))), None
+        new = []
+        z, c = self.in_norm.step(w, caches[0])
+        new.append(c)
+        y = _pointwise(self.bottleneck, z)
+        for blk, cache in zip(self.blocks, caches[1:]):
+            y, cache = blk.step(y, cache)
+            new.append(cache)
+        return torch.sigmoid(_pointwise(self.mask_conv, self.mask_act(y))), new
+
+    def estimate(self, noisy: torch.Tensor) -> dict:
+        x = self._prepare(noisy)
+        k, s = self.config.kernel, self.config.stride
+        length = x.shape[-1]
+        n_frames = (length - 1 + k - s) // s + 1
+        # the encoder pads K-S zeros before (its causal padding) and reads S-1 samples past each
+        # frame start; zeros after the end complete the last frames
+        w = F.relu(self.encoder(F.pad(x, (0, n_frames * s - length)).unsqueeze(1)))  # (B, N, T)
+        mask, _ = self._separate(w)
+        full = self.decoder(mask * w)[:, 0]  # (B, (T-1)*S + K): index j = sample j - (K-S)
+        wave = full[:, k - s : k - s + length]
+        return {"wave": wave, "mask": mask, "frames": w}
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        """Waveform ``(B, L)`` -> enhanced waveform ``(B, L)``."""
+        return self.estimate(noisy)["wave"]
+
+    def init_state(self, batch: int = 1):
+        p = next(self.parameters())
+        dt, dev = p.dtype, p.device
+        k, s = self.config.kernel, self.config.stride
+        return {
+            "encoder": torch.zeros(batch, 1, k - s, dtype=dt, device=dev),
+            "norms": [_cln_state(batch, dt, dev)] + [b.init_cache(batch, dt, dev) for b in self.blocks],
+            "decoder": torch.zeros(batch, k - s, dtype=dt, device=dev),
+        }
+
+    def step(self, chunk, state=None):
+        """Enhance the next ``n*S`` samples ``(B, n*S)`` (or ``(n*S,)`` for batch 1) of a stream.
+
+        Returns ``(out, state)``: ``out`` the next ``n*S`` samples of the output
+        stream (the offline output delayed by ``K - S`` samples). Concatenating the
+        outputs of successive steps (plus ``K - S`` samples of zeros fed at the end)
+        reproduces :meth:`forward` in ``eval()`` mode."""
+        x = chunk if isinstance(chunk, torch.Tensor) else as_tensor(chunk)
+        squeeze = x.dim() == 1
+        x = self._prepare(x.unsqueeze(0) if squeeze else x)
+        self.check_streamable()
+        k, s = self.config.kernel, self.config.stride
+        if x.shape[-1] % s:
+            raise ValueError(f"{type(self).__name__}.step takes a whole number of hops of {s} samples, "
+                             f"got {x.shape[-1]}; buffer the input (sedemo.streaming.StreamingEnhancer does)")
+        if state is None:
+            state = self.init_state(x.shape[0])
+        n = x.shape[-1]
+        inp = torch.cat([state["encoder"], x.unsqueeze(1)], dim=2)[:, 0]  # (B, K-S + n)
+        enc = inp[:, None, n:].clone()  # the last K-S samples
+        # encoder frames: windows of K samples every S, times the filters (B, N, n/S)
+        w = F.relu(torch.matmul(inp.unfold(-1, k, s), self.encoder.conv.weight[:, 0].t()).transpose(1, 2))
+        mask, norms = self._separate(w, state["norms"])
+        # decoder: each masked frame times the basis signals (B, K, n/S), overlap-added every S samples
+        frames = torch.matmul(self.decoder.weight[:, 0].t(), mask * w)
+        full = F.fold(frames, output_size=(1, n - s + k), kernel_size=(1, k), stride=(1, s))[:, 0, 0]
+        full = torch.cat([full[:, : k - s] + state["decoder"], full[:, k - s :]], dim=-1)
+        out = full[:, :n]
+        new = {"encoder": enc, "norms": norms, "decoder": full[:, n:].clone()}
+        return (out[0] if squeeze else out), new
+
+
 # --------------------------------------------------------------------------- fast frame path (ch. 7)
 class FramePlan:
     """Frame-by-frame inference of a CRN/GCRN with weights prepared once (chapter 7).
@@ -1194,6 +1457,9 @@ MODELS: dict[str, ModelSpec] = {
                           "GCRN encoder + one decoder predicting the compressed magnitude, noisy phase", 5),
     "gcrn_magphase": ModelSpec(GCRN, GCRNConfig, dict(target="mag_phase", n_decoders=2),
                                "GCRN encoder + two decoders: compressed magnitude and phase angle", 5),
+    "tcn": ModelSpec(TCN, TCNConfig, {},
+                     "causal Conv-TasNet-style TCN on waveforms (Luo & Mesgarani 2019): learned "
+                     "encoder, dilated conv mask, transposed-conv decoder (time domain)", 6),
 }
 
 
@@ -1268,9 +1534,16 @@ def enhance(model: nn.Module, noisy, cfg: STFTConfig | None = None):
     torch). ``cfg``: the STFT (default ``model.stft_config``; another one is only
     accepted when it has the model's ``n_fft``). Returns the enhanced waveform of the
     same shape and array type. The model's training flag is restored afterwards.
+    A time-domain model (``model.domain == "time"``, e.g. ``tcn``) is run on the
+    waveform directly: ``model(noisy)``; ``cfg`` must then be ``None`` or have the
+    model's sample rate (no STFT is computed).
     """
+    time_domain = getattr(model, "domain", "spectral") == "time"
+    if time_domain and cfg is not None and cfg.sample_rate != model.stft_config.sample_rate:
+        raise ValueError(f"cfg has sample_rate={cfg.sample_rate} but the model runs at "
+                         f"{model.stft_config.sample_rate} Hz")
     cfg = model.stft_config if cfg is None else cfg
-    if cfg.n_fft != model.stft_config.n_fft:
+    if not time_domain and cfg.n_fft != model.stft_config.n_fft:
         raise ValueError(f"cfg has n_fft={cfg.n_fft} but the model expects {model.stft_config.n_fft}")
     x = as_tensor(noisy)
     if x.dim() not in (1, 2):
@@ -1282,7 +1555,7 @@ def enhance(model: nn.Module, noisy, cfg: STFTConfig | None = None):
     model.eval()
     try:
         with torch.no_grad():
-            y = istft(model(stft(xb, cfg)), cfg, length=xb.shape[-1])
+            y = model(xb) if time_domain else istft(model(stft(xb, cfg)), cfg, length=xb.shape[-1])
     finally:
         model.train(was_training)
     y = y.reshape(x.shape).to(x.dtype if x.is_floating_point() else dtype).cpu()

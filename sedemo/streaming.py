@@ -40,6 +40,17 @@ on top.
 
 :func:`stream_file` streams a whole signal in chunks and returns it aligned with
 the offline output; :func:`measure_rtf` measures the real-time factor.
+
+Time-domain models (:class:`TimeStreamingEnhancer`)
+---------------------------------------------------
+``StreamingEnhancer(model)`` with a time-domain model (``model.domain == "time"``,
+the ``tcn``) returns a :class:`TimeStreamingEnhancer`: same API, no STFT. Its block
+is the model's encoder hop ``S = model.config.stride`` (16 samples = 1 ms by
+default): each complete block of ``S`` input samples is one encoder frame, and the
+model's ``step`` (encoder history, dilated-conv histories, cLN running sums,
+decoder overlap-add tail) returns ``S`` output samples. ``output_delay = K - S``
+samples (``K`` the encoder kernel: 16 samples = 1 ms by default) and the
+algorithmic latency is one kernel, ``K`` samples (2 ms).
 """
 from __future__ import annotations
 
@@ -56,7 +67,7 @@ from ._utils import as_tensor, like
 from .nn import cache_nbytes
 from .stft import STFTConfig, window
 
-__all__ = ["StreamingEnhancer", "stream_file", "measure_rtf", "cpu_name", "check_streamable"]
+__all__ = ["StreamingEnhancer", "TimeStreamingEnhancer", "stream_file", "measure_rtf", "cpu_name", "check_streamable"]
 
 
 def cpu_name() -> str:
@@ -119,6 +130,12 @@ class StreamingEnhancer:
     new stream. The concatenated output is the input delayed by
     :attr:`output_delay` samples (see the module docstring). Chapter 7.
     """
+
+    def __new__(cls, model=None, *args, **kwargs):
+        # a time-domain model (model.domain == "time") streams without an STFT
+        if cls is StreamingEnhancer and getattr(model, "domain", "spectral") == "time":
+            cls = TimeStreamingEnhancer
+        return super().__new__(cls)
 
     def __init__(self, model, batch: int = 1, frames_per_step: int | None = 1, plan: bool = True):
         check_streamable(model)
@@ -321,6 +338,115 @@ class StreamingEnhancer:
                 f"output_delay={self.output_delay} samples, state={self.state_nbytes} B)")
 
 
+class TimeStreamingEnhancer(StreamingEnhancer):
+    """Real-time enhancement with a time-domain model (``tcn``), block by block.
+
+    Same API as :class:`StreamingEnhancer` (which returns one of these for a model
+    with ``model.domain == "time"``): ``process(chunk)`` any number of samples,
+    ``flush()``, ``reset()``, ``output_delay``, ``algorithmic_latency_ms``,
+    ``state_nbytes``. The block (``hop``) is the encoder stride ``S``: input samples
+    are buffered until ``S`` have arrived, then ``model.step`` turns them into one
+    encoder frame and ``S`` output samples (``frames_per_step`` frames per call, or
+    every completed frame at once with ``None``). The output stream is the offline
+    ``models.enhance`` output delayed by ``output_delay = K - S`` samples (zeros
+    first); ``flush`` feeds zeros until every input sample's output is out, as the
+    offline zero padding does. Algorithmic latency: the encoder kernel ``K`` (the
+    first sample of a block waits ``S`` samples for the block, then ``K - S`` for
+    the overlap-add). ``plan`` is ignored (no :class:`sedemo.models.FramePlan`).
+    """
+
+    def __init__(self, model, batch: int = 1, frames_per_step: int | None = 1, plan: bool = True):
+        check_streamable(model)
+        if getattr(model, "domain", "spectral") != "time":
+            raise TypeError(f"TimeStreamingEnhancer needs a time-domain model (model.domain == 'time'); "
+                            f"use StreamingEnhancer for {getattr(model, 'name', type(model).__name__)!r}")
+        if frames_per_step is not None and frames_per_step < 1:
+            raise ValueError(f"frames_per_step must be >= 1 or None, got {frames_per_step}")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        self.model = model
+        self.cfg: STFTConfig = model.stft_config
+        self.batch = batch
+        self.frames_per_step = frames_per_step
+        self.use_plan = False
+        p = next(model.parameters())
+        self.dtype, self.device = p.dtype, p.device
+        self.kernel, self.hop = int(model.config.kernel), int(model.config.stride)
+        self.reset()
+
+    @property
+    def lookahead_frames(self) -> int:
+        return 0
+
+    @property
+    def output_delay(self) -> int:
+        """``K - S`` samples (kernel minus stride): 16 samples = 1 ms by default."""
+        return self.kernel - self.hop
+
+    @property
+    def algorithmic_latency_ms(self) -> float:
+        """The encoder kernel ``K``: 2 ms by default (32 samples at 16 kHz)."""
+        return 1000.0 * self.kernel / self.cfg.sample_rate
+
+    @property
+    def state_nbytes(self) -> int:
+        """The model state plus the pending input samples (fewer than one block)."""
+        return self.model_state_nbytes + cache_nbytes(self._pending)
+
+    def reset(self) -> None:
+        """Forget the stream: a fresh model state, no pending samples."""
+        self._pending = torch.zeros(self.batch, 0, dtype=self.dtype, device=self.device)
+        self._plan = None
+        self._state = self.model.init_state(self.batch)
+        self._frames = 0
+        self._n_in = 0
+        self._next_out = -self.output_delay
+        self._flat = None
+
+    def _run_frames(self, block: torch.Tensor) -> torch.Tensor:
+        m = block.shape[-1] // self.hop
+        step = m if self.frames_per_step is None else self.frames_per_step
+        outs = []
+        for f in range(0, m, step):
+            y, self._state = self.model.step(block[:, f * self.hop : (f + step) * self.hop], self._state)
+            outs.append(y)
+        self._frames += m
+        return self._emit(outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1))
+
+    def flush(self):
+        """End the stream: pad the last partial block with zeros, feed zero blocks until the
+        output of every input sample is out, and return the rest (up to the input length
+        plus :attr:`output_delay`). The enhancer is reset afterwards."""
+        parts = []
+        with _inference(self.model):
+            r = self._pending.shape[-1]
+            if r:
+                parts.append(self._run_frames(torch.cat(
+                    [self._pending, self._pending.new_zeros(self.batch, self.hop - r)], dim=-1)))
+                self._pending = self._pending[:, :0]
+            need = self._n_in - self._next_out  # samples of the input not yet out
+            if need > 0:
+                n = -(-need // self.hop) * self.hop
+                parts.append(self._run_frames(torch.zeros(self.batch, n, dtype=self.dtype,
+                                                          device=self.device)))
+        y = torch.cat(parts, dim=-1) if parts else torch.zeros(self.batch, 0, dtype=self.dtype,
+                                                                  device=self.device)
+        excess = self._next_out - self._n_in
+        if excess > 0:
+            y = y[:, : y.shape[-1] - excess]
+        flat = self._flat if self._flat is not None else self.batch == 1
+        self.reset()
+        self._flat = flat
+        out = self._out(y, None)
+        self._flat = None
+        return out
+
+    def __repr__(self) -> str:
+        return (f"TimeStreamingEnhancer(model={getattr(self.model, 'name', type(self.model).__name__)!r}, "
+                f"kernel={self.kernel}, hop={self.hop}, latency={self.algorithmic_latency_ms:g} ms, "
+                f"output_delay={self.output_delay} samples, state={self.state_nbytes} B)")
+
+
 class _inference:
     """eval() + ``torch.inference_mode`` for the duration of a call (restores the training
     flag). Inference mode skips autograd's bookkeeping: about 10 % less time per frame
@@ -398,7 +524,9 @@ def measure_rtf(model, seconds: float = 10.0, threads: int = 1, repeats: int = 3
     ``parameters``, ``seconds``, ``repeats``, ``path`` (``"FramePlan"`` or
     ``"model.step"``: what computed each frame; ``plan=False`` forces ``model.step``).
     Timings on a shared machine are noisy: quote the median and the hardware line.
-    Chapter 7.
+    A time-domain model (``tcn``) is fed the same ``hop`` (STFT hop, 10 ms) per call;
+    ``frames_per_step=1`` then runs one ``model.step`` per encoder frame (1 ms), ``None``
+    all of the call's frames in one step. Chapter 7.
     """
     from .models import count_parameters, enhance
 
@@ -444,9 +572,14 @@ def measure_rtf(model, seconds: float = 10.0, threads: int = 1, repeats: int = 3
             algorithmic_latency_ms=enh.algorithmic_latency_ms,
             threads=torch.get_num_threads(), cpu=cpu_name(), logical_cpus=os.cpu_count(),
             torch=torch.__version__,
-            mode=("hop-by-hop: one process() call and one model step per 10 ms frame, batch 1"
-                  if frames_per_step == 1 else f"block streaming ({frames_per_step} frames per step)")
-            .replace("10 ms", f"{1000.0 * hop / sr:g} ms"),
+            mode=(f"time domain: one process() call per {1000.0 * hop / sr:g} ms, "
+                  + (f"one model step per {1000.0 * enh.hop / sr:g} ms frame" if frames_per_step == 1
+                     else "every completed frame in one model step" if frames_per_step is None
+                     else f"{frames_per_step} frames per model step") + ", batch 1"
+                  if isinstance(enh, TimeStreamingEnhancer) else
+                  ("hop-by-hop: one process() call and one model step per 10 ms frame, batch 1"
+                   if frames_per_step == 1 else f"block streaming ({frames_per_step} frames per step)")
+                  .replace("10 ms", f"{1000.0 * hop / sr:g} ms")),
             parameters=count_parameters(model), seconds=n / sr, repeats=repeats,
             path="FramePlan" if enh._plan is not None else "model.step",
         )

@@ -20,6 +20,10 @@ What it does, step by step:
   ``istft`` of the model output; spectrum losses the output STFT; mask losses
   (``ma``, ``sa``, ``psa``, ``csa``) the model's mask (masking models only; ``ma``
   compares with the oracle mask ``mask_target`` of :mod:`sedemo.masks`).
+  A time-domain model (``--model tcn``, ``model.domain == "time"``) gets the noisy
+  waveform and trains with waveform losses only (:func:`waveform_losses`: ``mae``,
+  ``mse``, ``si_sdr``, STFT losses computed from the waveforms, ...); a mask,
+  spectrum-input or phase loss raises ``ValueError`` naming the valid ones.
 * **optimisation**: Adam, gradient-norm clipping, constant or cosine learning rate.
 * **bookkeeping**: seeded (torch, NumPy, Python); a tqdm progress bar; validation
   every ``valid_every`` steps on ``n_valid`` fixed valid items (loss, SI-SDR of the
@@ -56,7 +60,7 @@ from .stft import istft, stft
 
 __all__ = [
     "TrainConfig", "train", "load_pairs", "sample_batch", "make_loss", "mag_phase_loss",
-    "LOSS_ALIASES", "available_losses", "read_log", "main",
+    "LOSS_ALIASES", "available_losses", "waveform_losses", "read_log", "main",
 ]
 
 _CKPT_FORMAT = "sedemo-train-checkpoint"
@@ -297,6 +301,8 @@ def make_loss(name: str, options: dict | None = None, mask_target: str = "IRM",
     mask loss with a model that predicts no mask.
     """
     options = dict(options or {})
+    if model is not None and getattr(model, "domain", "spectral") == "time":
+        return _time_domain_loss(name, options, model)
     if name == "mag_phase":
         if model is not None and getattr(model.config, "target", None) != "mag_phase":
             raise ValueError("loss 'mag_phase' needs a model that predicts magnitude and phase "
@@ -349,6 +355,55 @@ def make_loss(name: str, options: dict | None = None, mask_target: str = "IRM",
     raise ValueError(f"loss {name!r} takes inputs {inputs} that the trainer cannot provide")
 
 
+def waveform_losses() -> list[str]:
+    """The loss names a time-domain model (``model.domain == "time"``) trains with: those
+    whose inputs are waveforms ``estimate=``/``reference=`` (``mse``, ``mae``, ``si_sdr``, the
+    STFT losses computed from waveforms, ...)."""
+    reg, _ = _registry()
+    return sorted(n for n, (_, inputs) in reg.items() if tuple(inputs) == ("estimate", "reference"))
+
+
+def _time_domain_loss(name: str, options: dict, model) -> Callable:
+    """``fn(out, batch)`` for a time-domain model: the loss gets ``out["wave"]`` and the clean
+    waveform. Mask, spectrum-input and phase losses raise ``ValueError`` naming the valid ones."""
+    reg, get_loss = _registry()
+    valid = waveform_losses()
+    who = getattr(model, "name", "") or type(model).__name__
+    real = LOSS_ALIASES[name][0] if name in LOSS_ALIASES else name
+    if name != "mag_phase" and real not in reg:
+        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(available_losses())}")
+    if name == "mag_phase" or tuple(reg[real][1]) != ("estimate", "reference"):
+        raise ValueError(
+            f"loss {name!r} needs a spectral model's output (mask, STFT or phase), but model "
+            f"{who!r} is time-domain (it outputs waveforms). Valid losses for a time-domain "
+            f"model: {', '.join(valid)}")
+    fn = reg[real][0]
+    if name in LOSS_ALIASES:
+        options = {**LOSS_ALIASES[name][1], **options}
+    if get_loss is not None:
+        fn = get_loss(real, **options)
+    elif options:
+        import functools
+
+        fn = functools.partial(fn, **options)
+
+    def fn_time(out, batch):
+        return fn(estimate=out["wave"], reference=batch["clean"])
+    return fn_time
+
+
+def _model_input(model, batch: dict):
+    """What ``model.estimate`` takes: the noisy waveform (time-domain model) or its STFT."""
+    return batch["noisy"] if getattr(model, "domain", "spectral") == "time" else batch["noisy_spec"]
+
+
+def _estimate_wave(model, out: dict, scfg, length: int):
+    """The enhanced waveform of ``model.estimate``'s output."""
+    if getattr(model, "domain", "spectral") == "time":
+        return out["wave"]
+    return istft(out["spec"], scfg, length=length)
+
+
 # --------------------------------------------------------------------------- helpers
 def _device(name: str) -> torch.device:
     if name == "auto":
@@ -389,9 +444,9 @@ def _validate(model, loss_fn, vset, cfg: TrainConfig, device) -> dict:
                 ct = torch.from_numpy(c)[None].to(device)
                 nt = torch.from_numpy(n)[None].to(device)
                 batch = _batch_dict(ct, nt, scfg)
-                out = model.estimate(batch["noisy_spec"])
+                out = model.estimate(_model_input(model, batch))
                 losses.append(float(loss_fn(out, batch)))
-                est = istft(out["spec"], scfg, length=ct.shape[-1])[0].double().cpu().numpy()
+                est = _estimate_wave(model, out, scfg, ct.shape[-1])[0].double().cpu().numpy()
                 sdr.append(metrics.si_sdr(estimate=est, reference=c))
                 sdr_in.append(metrics.si_sdr(estimate=n, reference=c))
                 if i < cfg.valid_pesq:
@@ -546,7 +601,7 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
     while step < cfg.steps:
         clean, noisy = sample_batch(train_pairs, rng, cfg.batch_size, seg_len, cfg.dynamic_mix)
         batch = _batch_dict(torch.from_numpy(clean).to(device), torch.from_numpy(noisy).to(device), scfg)
-        out_d = model.estimate(batch["noisy_spec"])
+        out_d = model.estimate(_model_input(model, batch))
         loss = loss_fn(out_d, batch)
         if not torch.isfinite(loss):
             raise RuntimeError(f"step {step + 1}: the loss is {float(loss)}; lower --lr or check the data")
