@@ -166,3 +166,22 @@ def summary(results: list[dict], which=("pesq_wb", "stoi", "estoi", "si_sdr", "c
     table = df.groupby("label")[metrics].agg(["mean", "std"]).loc[order]
     table[("seeds", "n")] = df.groupby("label")["seed"].nunique().loc[order]
     return table
+
+
+HIGHER_IS_BETTER = {"pesq_wb": True, "stoi": True, "estoi": True, "si_sdr": True, "si_sdr_i": True, "cd": False}
+
+
+def compare(table, a: str, b: str, metric: str) -> str:
+    """Is run ``a`` better than run ``b`` on ``metric`` in a :func:`summary` table?
+
+    Returns ``"better"`` or ``"worse"`` only when the difference of the means exceeds
+    the sum of the two standard deviations over seeds (a conservative rule for 3
+    seeds), else ``"no supported difference"``. Chapter 6 words its verdicts with it.
+    """
+    ma, mb = table.loc[a, (metric, "mean")], table.loc[b, (metric, "mean")]
+    sa, sb = table.loc[a, (metric, "std")], table.loc[b, (metric, "std")]
+    spread = (0.0 if sa != sa else sa) + (0.0 if sb != sb else sb)  # NaN std (one seed) counts as 0
+    diff = (ma - mb) if HIGHER_IS_BETTER.get(metric, True) else (mb - ma)
+    if abs(ma - mb) <= spread:
+        return "no supported difference"
+    return "better" if diff > 0 else "worse"

@@ -36,3 +36,15 @@ def test_run_writes_a_result_and_summary_reads_it(tiny_corpus, tmp_path):
     table = experiments.summary(results, which=("si_sdr",))
     assert table.loc["SA tiny", ("seeds", "n")] == 2
     assert ("si_sdr_i", "std") in table.columns
+
+
+def test_compare_needs_the_difference_to_exceed_the_spread():
+    import pandas as pd
+
+    cols = pd.MultiIndex.from_tuples([("si_sdr", "mean"), ("si_sdr", "std"), ("cd", "mean"), ("cd", "std")])
+    t = pd.DataFrame([[6.0, 0.2, 3.0, 0.1], [5.0, 0.3, 3.5, 0.1], [5.9, 0.3, 3.05, 0.1]],
+                     index=["a", "b", "c"], columns=cols)
+    assert experiments.compare(t, "a", "b", "si_sdr") == "better"
+    assert experiments.compare(t, "b", "a", "si_sdr") == "worse"
+    assert experiments.compare(t, "a", "c", "si_sdr") == "no supported difference"
+    assert experiments.compare(t, "a", "b", "cd") == "better"  # lower cepstral distance is better
