@@ -321,7 +321,11 @@ class StreamingEnhancer:
             tail = self._ola / self._env.clamp_min(1e-8)
             parts.append(self._emit(tail))
         y = torch.cat(parts, dim=-1)
-        # emitted so far: self._next_out + output_delay samples; keep up to n_in + output_delay
+        return self._finish(y)
+
+    def _finish(self, y: torch.Tensor):
+        """End of :meth:`flush`: keep the output up to ``n_in + output_delay`` samples
+        (``self._next_out + output_delay`` were emitted), reset, return in the input's type."""
         excess = self._next_out - self._n_in
         if excess > 0:
             y = y[:, : y.shape[-1] - excess]
@@ -431,15 +435,7 @@ class TimeStreamingEnhancer(StreamingEnhancer):
                                                           device=self.device)))
         y = torch.cat(parts, dim=-1) if parts else torch.zeros(self.batch, 0, dtype=self.dtype,
                                                                   device=self.device)
-        excess = self._next_out - self._n_in
-        if excess > 0:
-            y = y[:, : y.shape[-1] - excess]
-        flat = self._flat if self._flat is not None else self.batch == 1
-        self.reset()
-        self._flat = flat
-        out = self._out(y, None)
-        self._flat = None
-        return out
+        return self._finish(y)
 
     def __repr__(self) -> str:
         return (f"TimeStreamingEnhancer(model={getattr(self.model, 'name', type(self.model).__name__)!r}, "
