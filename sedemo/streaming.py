@@ -137,8 +137,8 @@ class StreamingEnhancer:
             cls = TimeStreamingEnhancer
         return super().__new__(cls)
 
-    def __init__(self, model, batch: int = 1, frames_per_step: int | None = 1, plan: bool = True):
-        check_streamable(model)
+    def _init_common(self, model, batch: int, frames_per_step, plan: bool) -> None:
+        """Checks and attributes shared by the spectral and the time-domain enhancer."""
         if frames_per_step is not None and frames_per_step < 1:
             raise ValueError(f"frames_per_step must be >= 1 or None, got {frames_per_step}")
         if batch < 1:
@@ -150,6 +150,10 @@ class StreamingEnhancer:
         self.use_plan = plan
         p = next(model.parameters())
         self.dtype, self.device = p.dtype, p.device
+
+    def __init__(self, model, batch: int = 1, frames_per_step: int | None = 1, plan: bool = True):
+        check_streamable(model)
+        self._init_common(model, batch, frames_per_step, plan)
         self.n_fft, self.hop = self.cfg.n_fft, self.cfg.hop
         self._w = window(self.cfg, self.dtype).to(self.device)
         self._w2 = self._w.square()
@@ -364,17 +368,7 @@ class TimeStreamingEnhancer(StreamingEnhancer):
         if getattr(model, "domain", "spectral") != "time":
             raise TypeError(f"TimeStreamingEnhancer needs a time-domain model (model.domain == 'time'); "
                             f"use StreamingEnhancer for {getattr(model, 'name', type(model).__name__)!r}")
-        if frames_per_step is not None and frames_per_step < 1:
-            raise ValueError(f"frames_per_step must be >= 1 or None, got {frames_per_step}")
-        if batch < 1:
-            raise ValueError(f"batch must be >= 1, got {batch}")
-        self.model = model
-        self.cfg: STFTConfig = model.stft_config
-        self.batch = batch
-        self.frames_per_step = frames_per_step
-        self.use_plan = False
-        p = next(model.parameters())
-        self.dtype, self.device = p.dtype, p.device
+        self._init_common(model, batch, frames_per_step, False)
         self.kernel, self.hop = int(model.config.kernel), int(model.config.stride)
         self.reset()
 
