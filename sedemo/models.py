@@ -1197,24 +1197,36 @@ class FramePlan:
     with fewer, larger calls, all exact rewritings of the same arithmetic
     (results equal to float rounding, tested against the offline forward):
 
-    * layout ``(batch, freq, channels)`` for one frame, so that a convolution over
-      ``kt`` frames and ``kf`` bins is one matrix product of the frequency windows
-      (``unfold``) of ``cat(cached frames, new frame)`` with the reshaped weight;
+    * layout ``(batch*freq, channels)`` for one frame: a convolution over ``kt``
+      frames and ``kf`` bins is one matrix product of the frequency windows of the
+      cached frames and of the new frame (overlapping strided views, side by side
+      in one ``torch.cat``) with the weight reshaped to ``(kf*kt*C_in, C_out)``;
     * a transposed convolution is one matrix product of ``cat(cached frames, new
       frame)`` with the weight reshaped to ``(kt*C_in, kf*C_out)`` (every frequency
-      tap of every input bin), then ``kf`` in-place additions put tap ``k`` of input
-      bin ``i`` on output bin ``sf*i + k`` (the overlap-add, onto the bias);
+      tap of every input bin),
+      then ``ceil(kf/sf)`` in-place additions put tap ``k`` of input bin ``i`` on
+      output bin ``sf*i + k`` (the overlap-add, onto the bias);
     * BatchNorm in ``eval()`` is a per-channel affine map: its scale is folded into
-      the convolution weights (into the linear half of a GLU), its shift is added;
+      the convolution weights and bias (on the linear half of a GLU), its shift into
+      the bias without a GLU, else added after the GLU;
     * the decoders of a GCRN run together (``torch.bmm`` over a decoder axis);
-    * each grouped-LSTM layer is one ``torch.bmm`` over the groups of
-      ``[x, h, 1] @ [W_ih^T; W_hh^T; b]``, gates reordered so that one sigmoid covers
-      three of them; the rearrangement and the flattening are permutations.
+    * each grouped-LSTM layer is one ``torch.baddbmm`` over the groups of
+      ``[x, h] @ [W_ih^T; W_hh^T] + (b_ih + b_hh)``, gates reordered to (i, f, o, g)
+      so that one in-place sigmoid covers three of them; the flattening of the
+      bottleneck and the rearrangement are strided copies into the product's input.
 
-    About 3x faster than ``model.step`` for the default GCRN on one CPU thread
-    (``benchmarks/rtf.py --compare-step``). What remains is about a third matrix
-    products (every weight is read once per frame) and two thirds the fixed cost
-    of about 80 eager PyTorch kernel calls.
+    Every matrix product reads its weight once per frame: for the default GCRN
+    (1.2 M parameters, 4.7 MB) that is about half the time of a frame on one CPU
+    thread, so contractions keep the weights' sizes (a bias as a row of the weight,
+    ``[x, h, 1]``, makes MKL's contraction 257 long instead of 256 and the product
+    about twice slower). The rest is the fixed cost of every PyTorch call (a few
+    microseconds in the middle of a frame, caches cold), which the plan keeps to
+    about 90 kernels and 30 views per frame of the default GCRN: the intermediate
+    results that the state does not keep (windows, products, overlap-add sums, GLU
+    outputs, LSTM gates) go to buffers made once per batch size, together with
+    their views; other views are ``as_strided`` calls with precomputed strides;
+    activations run in place. About 4x faster than ``model.step`` for the default
+    GCRN on one CPU thread (``benchmarks/rtf.py --compare-step``).
 
     The weights are copied when the plan is built: rebuild it after changing them
     (:class:`sedemo.streaming.StreamingEnhancer` does, see :meth:`stale`). Supports
@@ -1222,7 +1234,9 @@ class FramePlan:
     (:func:`frame_plan` returns ``None`` otherwise, e.g. for ``norm="cln"``).
     Use: ``state = plan.init_state(batch)``, ``out, state = plan.step(frame, state)``
     with ``frame`` one complex STFT frame ``(batch, F)``; ``out`` is ``(batch, F)``.
-    The state is a flat list of tensors (convolution histories, LSTM states).
+    The state is a flat list of tensors (convolution histories, LSTM states); a step
+    never modifies the state it is given, and returns fresh tensors. The buffers make
+    a plan unfit for concurrent steps from several threads (one plan per thread).
     """
 
     def __init__(self, model: _SEModel):
@@ -1239,12 +1253,14 @@ class FramePlan:
         self.compress = c.compress
         self._cdtype = _complex_of(_param_dtype(model))
         self._complex_head = gcrn and c.target == "complex" and c.n_decoders == 2
-        self.freq_sizes = list(model.freq_sizes)
-        self.enc = [self._prep_conv(layer) for layer in model.encoder]
+        self._head_pow = 1.0 / c.compress - 1.0  # _decompress_parts' exponent, of |x|
+        self._layouts = {}  # batch size -> buffers and views (_layout)
+        self.freq_sizes = fs = list(model.freq_sizes)
+        self.enc = [self._prep_conv(layer, fs[i], fs[i + 1]) for i, layer in enumerate(model.encoder)]
         decoders = list(model.decoders) if gcrn else [model.decoder]
         self.n_dec = len(decoders)
-        self.dec = [self._prep_tconv([d[i] for d in decoders], self.freq_sizes[len(decoders[0]) - i])
-                    for i in range(len(decoders[0]))]
+        n = len(decoders[0])
+        self.dec = [self._prep_tconv([d[i] for d in decoders], fs[n - i]) for i in range(n)]
         rnn = model.lstm
         if isinstance(rnn, GroupedLSTM):
             layers, self.groups, self.rearrange = [list(l) for l in rnn.layers], rnn.groups, rnn.rearrange
@@ -1261,9 +1277,11 @@ class FramePlan:
             # PyTorch's gate order (i, f, g, o) -> (i, f, o, g): one sigmoid over the first 3h
             perm = torch.cat([torch.arange(0, 2 * h), torch.arange(3 * h, 4 * h),
                               torch.arange(2 * h, 3 * h)]).to(row[0][0].device)
-            # [x, h, 1] @ [W_ih^T; W_hh^T; b_ih + b_hh]: one matrix product per layer and group
-            w = torch.stack([torch.cat([wi, wh, (bi + bh)[:, None]], 1)[perm].t() for wi, wh, bi, bh in row])
-            self.lstm.append((w.contiguous(), h))  # (G, Din+H+1, 4H)
+            # [x, h] @ [W_ih^T; W_hh^T] + (b_ih + b_hh): one product per layer and group
+            w = torch.stack([torch.cat([wi, wh], 1)[perm].t() for wi, wh, _, _ in row])  # (G, Din+H, 4H)
+            b = torch.stack([(bi + bh)[perm] for _, _, bi, bh in row])[:, None]  # (G, 1, 4H)
+            self.lstm.append((w.contiguous(), b.contiguous(), row[0][0].shape[1], h))
+        self.c_last, self.f_last = self.enc[-1][0].shape[1] // (2 if self.enc[-1][7] else 1), fs[-1]
         proj = model.proj
         self.proj = None if isinstance(proj, nn.Identity) else (proj.weight.t().contiguous(), proj.bias)
 
@@ -1280,24 +1298,36 @@ class FramePlan:
             return block.conv.conv.weight.new_ones(n), None
         raise ValueError(f"no frame plan for {type(norm).__name__}")
 
-    def _col_scale(self, block, n):
-        """``(s, shift)``: the norm's scale for the ``n`` output channels of the block's
-        convolution (on the linear half of a GLU, 1 on its gate) and the norm's shift."""
+    def _fold(self, block, b, n):
+        """``(s, b', shift)`` for the ``n`` output channels of the block's convolution: the
+        norm's scale ``s`` (on the linear half of a GLU, 1 on its gate), the bias ``b'``
+        with the scale (and, without a GLU, the norm's shift: ``s*b + shift``) folded in,
+        and the shift left for after the GLU (``None`` otherwise)."""
         scale, shift = self._bn(block, n // 2 if block.gated else n)
-        return (torch.cat([scale, torch.ones_like(scale)]) if block.gated else scale), shift
+        if block.gated:
+            s = torch.cat([scale, torch.ones_like(scale)])
+            return s, b * s, shift
+        return scale, b * scale + (0.0 if shift is None else shift), None
 
-    def _prep_conv(self, block):
+    def _prep_conv(self, block, f_in, f_out):
+        """``(w (kf*kt*C_in, C_out), bias, shift, kt, C_in, kf, sf, gated, f_in, f_out)``; the rows of
+        ``w``: (freq tap, cached frame, channel) for the cached frames, then (freq tap, channel)."""
         conv = block.conv.conv  # nn.Conv2d (out, in, kt, kf)
         if block.conv.freq_padding != (0, 0) or conv.dilation != (1, 1) or conv.groups != 1:
             raise ValueError("no frame plan for this convolution")
         out, cin, kt, kf = conv.weight.shape
-        w = conv.weight.permute(3, 2, 1, 0).reshape(kf * kt * cin, out)  # rows (freq tap, time, channel)
+        sf = conv.stride[1]
+        if (f_in - kf) // sf + 1 != f_out or block.last:
+            raise ValueError("no frame plan for this encoder")
+        w = conv.weight.permute(3, 2, 1, 0)  # (freq tap, time, channel, out), time oldest first
+        w = torch.cat([w[:, : kt - 1].reshape(-1, out), w[:, kt - 1].reshape(-1, out)])
         b = conv.bias if conv.bias is not None else w.new_zeros(out)
-        s, shift = self._col_scale(block, out)
-        return ((w * s).contiguous(), (b * s).contiguous(), shift, kt, kf, conv.stride[1], cin,
-                block.gated, block.last)
+        s, b, shift = self._fold(block, b, out)
+        return (w * s).contiguous(), b.contiguous(), shift, kt, cin, kf, sf, block.gated, f_in, f_out
 
     def _prep_tconv(self, blocks, f_in):
+        """``(w (D, kt*C_in, kf*C_out), bias (D, sf*C_out), shift, kt, C_in, kf, sf, pad, gated,
+        last, f_in, J, f_out)``: ``J`` rows of ``sf`` output bins, ``f_out`` bins kept."""
         ws, bs, shifts = [], [], []
         for block in blocks:
             conv = block.conv.conv  # nn.ConvTranspose2d (in, out, kt, kf)
@@ -1306,18 +1336,20 @@ class FramePlan:
             cin, out, kt, kf = conv.weight.shape
             sf, pad, op = conv.stride[1], conv.padding[1], conv.output_padding[1]
             f_full = (f_in - 1) * sf + kf + op
-            j = -(-f_full // sf)  # output bins in groups of sf
             # time taps ordered oldest first, as the cached frames: rows (time, channel), columns (tap, out)
             w = conv.weight.flip(2).permute(2, 0, 3, 1).reshape(kt * cin, kf * out)
             b = conv.bias if conv.bias is not None else w.new_zeros(out)
-            s, shift = self._col_scale(block, out)
+            s, b, shift = self._fold(block, b, out)
             ws.append(w * s.repeat(kf))
-            bs.append(b * s)
+            bs.append(b)
             shifts.append(shift)
         block = blocks[0]
-        shift = None if shifts[0] is None else torch.stack(shifts)[:, None, None, :]  # (D, 1, 1, C)
-        return (torch.stack(ws).contiguous(), torch.stack(bs).repeat(1, sf)[:, None, None].contiguous(), shift,
-                kt, kf, sf, pad, j, f_in, f_full - 2 * pad, cin, block.gated, block.last)
+        shift = None if shifts[0] is None else torch.stack(shifts)[:, None, :]  # (D, 1, C)
+        w = torch.stack(ws)
+        # a product with few columns (the last layer's) is faster with the weight stored (D, N, K)
+        w = w.transpose(1, 2).contiguous().transpose(1, 2) if w.shape[2] < 16 else w.contiguous()
+        return (w, torch.stack(bs).repeat(1, sf), shift, kt, cin, kf, sf, pad, block.gated, block.last,
+                f_in, -(-f_full // sf), f_full - 2 * pad)
 
     def stale(self) -> bool:
         """True when the model's weights or BatchNorm statistics changed since the plan was built."""
@@ -1325,89 +1357,181 @@ class FramePlan:
 
     # ---------------------------------------------------------------- streaming
     def init_state(self, batch: int = 1) -> list:
-        """Zero state: encoder histories ``(B, F, (kt-1)*C)``, LSTM ``(h, c)`` per layer
-        ``(groups, B, H)``, decoder histories ``(decoders, B, F, (kt-1)*C)``."""
+        """Zero state: encoder histories ``(B*F, (kt-1)*C)``, LSTM ``(h, c)`` per layer
+        ``(groups, B, H)``, decoder histories ``(decoders, B*F, (kt-1)*C)``."""
         def z(*shape):
             return self.enc[0][0].new_zeros(shape)
 
-        st = [z(batch, f, (e[3] - 1) * e[6]) for e, f in zip(self.enc, self.freq_sizes)]
-        for _, h in self.lstm:
+        st = [z(batch * e[8], (e[3] - 1) * e[4]) for e in self.enc]
+        for _, _, _, h in self.lstm:
             st += [z(self.groups, batch, h), z(self.groups, batch, h)]
-        st += [z(self.n_dec, batch, d[8], (d[3] - 1) * d[10]) for d in self.dec]
+        st += [z(self.n_dec, batch * d[10], (d[3] - 1) * d[4]) for d in self.dec]
         return st
+
+    def _new_layout(self, b: int):
+        """:meth:`_layout` with buffers that steps in and out of ``torch.inference_mode`` can write."""
+        with torch.inference_mode(False):
+            return self._layout(b)
+
+    def _layout(self, b: int):
+        """Buffers and views for steps of batch ``b`` (made once per batch size): per
+        layer the weights and the buffers that receive intermediate results, with
+        their views, and the sizes and strides of the views of fresh tensors."""
+        w0 = self.enc[0][0]
+        new = w0.new_empty
+        enc = []
+        for w, bias, shift, kt, cin, kf, sf, gated, f_in, f_out in self.enc:
+            win = new(b * f_out, kf * kt * cin)  # per row, the windows of the cached frames and the new one
+            hist = ((b, f_out, kf * (kt - 1) * cin), (f_in * (kt - 1) * cin, sf * (kt - 1) * cin, 1))
+            enc.append((w, bias, shift, kt, cin, hist, ((b, f_out, kf * cin), (f_in * cin, sf * cin, 1)),
+                        win.view(b, f_out, -1), win, new(b * f_out, w.shape[1]) if gated else None, gated))
+        g, dn = self.groups, self.n_dec
+        lstm = []
+        for li, (w, bias, d_in, h) in enumerate(self.lstm):
+            k = d_in + h
+            inp = new(g, b, k)  # [x, h] of every group
+            gates = new(g, b, 4 * h)
+            st = (b * 4 * h, 4 * h, 1)
+            views = [gates.as_strided((g, b, n), st, off) for n, off in
+                     ((3 * h, 0), (h, 0), (h, h), (h, 2 * h), (h, 3 * h))]  # i, f, o sigmoid; i; f; o; g
+            # where the layer's input x comes from, as a view of the fresh tensor, and goes to in `inp`
+            c, f = self.c_last, self.f_last
+            if li == 0 and c % g == 0:  # encoder output (B*F, C), channel-major groups of (C/G, F)
+                src = ((g, b, c // g, f), (c // g, f * c, 1, c))
+                dst = inp.as_strided((g, b, c // g, f), (b * k, k, f, 1))
+            elif li > 0 and not self.rearrange:  # the previous layer's h (G, B, H/G) as it is
+                src, dst = ((g, b, d_in), (b * d_in, d_in, 1)), inp.narrow(2, 0, d_in)
+            elif li > 0 and d_in % g == 0:  # rearranged: group g' takes element j of every group for
+                m = d_in // g  # j in g'*H/G^2 ... (g'+1)*H/G^2, interleaved
+                src = ((g, b, m, g), (m, d_in, 1, b * d_in))
+                dst = inp.as_strided((g, b, m, g), (b * k, k, g, 1))
+            else:  # the general gathers (see step)
+                src, dst = None, inp.narrow(2, 0, d_in)
+            lstm.append((w, bias, h, inp, gates, views, src, dst, inp.narrow(2, d_in, h)))
+        c, f = self.c_last, self.f_last
+        flat = (b * f, c)
+        xd = None if b == 1 else new(b * f, c)  # the decoders' input, (B*F, C), batch > 1
+        dec = []
+        for w, bias, shift, kt, cin, kf, sf, pad, gated, last, f_in, j, f_out in self.dec:
+            row, n_k, width = w.shape[1], w.shape[2], bias.shape[1]  # kt*C_in, kf*out, sf*out
+            n_o = width // sf
+            yk = new(dn, b * f_in, n_k)  # every tap of every input bin
+            y = new(dn, b, j, width)  # the overlap-add: J rows of sf bins
+            ys, ks = (b * j * width, j * width, width, 1), (b * f_in * n_k, f_in * n_k, n_k, 1)
+            # overlap-add: tap k = q*sf + r of input bin i -> output bin sf*(i+q) + r, i.e. the taps
+            # q*sf ... q*sf + sf-1 (adjacent columns of yk) go to rows i + q of y, one addition per q
+            blocks = [(y.as_strided((dn, b, f_in, n), ys, (q // sf) * width),
+                       yk.as_strided((dn, b, f_in, n), ks, q * n_o)) for q, n in
+                      ((q, min(sf, kf - q) * n_o) for q in range(0, kf, sf))]
+            if b == 1:
+                act = y.as_strided((dn, f_out, n_o), (j * width, n_o, 1), pad * n_o)
+            else:
+                act = y.as_strided((dn, b, f_out, n_o), (b * j * width, j * width, n_o, 1), pad * n_o)
+            hist = ((dn, b * f_in, (kt - 1) * cin), (b * f_in * row, row, 1), cin)
+            # a buffer for the GLU's output (not kept in the state), but the last one of other heads
+            out = new(act.shape[:-1] + (n_o // 2,)) if gated and (self._complex_head or not last) else None
+            dec.append((w, bias[:, None, None].expand(dn, b, j, width).contiguous(), shift, kt, hist,
+                        (dn, b * f_in), yk, y, blocks, act, (dn, b * f_out, -1), gated, last, out))
+        f = self.freq_sizes[0]
+        head = None
+        if self._complex_head:  # (B, F, 2) output, its view of x's shape, x's parts, real and imaginary
+            x = dec[-1][-1]  # the last GLU's output
+            head = ((b, f, 2), (x.shape, (1, 2, 1) if b == 1 else (1, 2 * f, 2, 1)), x[0], x[1])
+        lay = self._layouts[b] = (enc, lstm, dec, flat, xd, head)
+        return lay
 
     def step(self, frame: torch.Tensor, state: list):
         """One complex STFT frame ``(B, F)`` -> enhanced frame ``(B, F)``, new state."""
-        spec = frame.to(self._cdtype)
+        spec = frame if frame.dtype == self._cdtype else frame.to(self._cdtype)
         b = spec.shape[0]
-        # |Y|^c e^{jθ} as (B, F, channels); the clamp only touches |Y| < 1e-43 (0 stays 0)
+        enc, lstm, dec, flat, xd, head = self._layouts.get(b) or self._new_layout(b)
+        cat, nn_ = torch.cat, torch._C._nn
+        # |Y|^c e^{jθ} as (B*F, channels); the clamp only touches |Y| < 1e-43 (0 stays 0)
         mag = spec.abs()
         if self.inputs == "complex":
-            x = torch.view_as_real(spec) * mag.pow(self.compress - 1.0).clamp_max(1e30).unsqueeze(-1)
+            x = torch.view_as_real(spec).mul(mag.pow_(self.compress - 1.0).clamp_max_(1e30).unsqueeze(2))
         else:
-            x = mag.pow(self.compress).unsqueeze(-1)
+            x = mag.pow_(self.compress).unsqueeze(2)
+        x = x.reshape(-1, x.shape[2])  # (B*F, channels)
         new, skips = [], []
-        for (w, bias, shift, kt, kf, sf, cin, gated, last), hist in zip(self.enc, state):
-            z = torch.cat([hist, x], -1) if kt > 1 else x  # (B, F, kt*C): cached frames, new frame
-            new.append(x if kt == 2 else z[..., cin:])
-            win = z.unfold(1, kf, sf).transpose(-1, -2)  # (B, F_out, kf, kt*C): frequency windows
-            f_out = win.shape[1]
-            x = _plan_act(torch.addmm(bias, win.reshape(b * f_out, -1), w).view(b, f_out, -1),
-                          shift, gated, last)
+        for (w, bias, shift, kt, cin, h_win, x_win, win3, win, ybuf, gated), hist in zip(enc, state):
+            # the frequency windows (B, F_out, kf*C) of the cached frames and of the new one, as
+            # views of (B*F, C) tensors, side by side in one matrix
+            xw = x.as_strided(*x_win, x.storage_offset())
+            if kt > 1:
+                cat((hist.as_strided(*h_win, hist.storage_offset()), xw), 2, out=win3)
+                new.append(x if kt == 2 else cat((hist.narrow(1, cin, (kt - 2) * cin), x), 1))
+            else:
+                win3.copy_(xw)
+                new.append(hist)
+            if gated:  # the GLU's output, fresh, is kept in the state (without a GLU the product is)
+                y = nn_.glu(torch.addmm(bias, win, w, out=ybuf), 1)
+                if shift is not None:
+                    y.add_(shift)
+            else:
+                y = torch.addmm(bias, win, w)
+            x = nn_.elu_(y)  # encoder layers are never last
             skips.append(x)
-        # bottleneck: channel-major flattening, as the offline model
-        c_last = x.shape[-1]
-        z = x.transpose(1, 2).reshape(b, -1)
-        g, pos = self.groups, len(self.enc)
-        ones = x.new_ones(g, b, 1)
-        for li, (w, h) in enumerate(self.lstm):
-            if li > 0:  # z: (G, B, H) -> (B, G*H), rearranged (shuffled) or not
-                z = (z.permute(1, 2, 0) if self.rearrange else z.permute(1, 0, 2)).reshape(b, -1)
-            h0, c0 = state[pos], state[pos + 1]
-            gates = torch.bmm(torch.cat([z.view(b, g, -1).transpose(0, 1), h0, ones], -1), w)
-            sg = gates[..., : 3 * h].sigmoid()  # gates (i, f, o, g)
-            c1 = torch.addcmul(sg[..., h : 2 * h] * c0, sg[..., :h], gates[..., 3 * h :].tanh())
-            z = sg[..., 2 * h :] * c1.tanh()
-            new += [z, c1]
+        # bottleneck: channel-major flattening, as the offline model, in groups of the LSTM
+        pos = len(enc)
+        for w, bias, h, inp, gates, (sig, gi, gf, go, gg), src, dst, dst_h in lstm:
+            if src is not None:
+                dst.copy_(x.as_strided(*src, 0))  # x: fresh, contiguous
+            elif pos == len(enc):  # (B*F, C) -> (B, C, F) flattened, in G groups
+                dst.copy_(x.view(b, self.f_last, -1).transpose(1, 2).reshape(b, self.groups, -1)
+                          .transpose(0, 1))
+            else:  # rearranged: (G, B, H/G) -> (B, H/G, G) flattened, in G groups
+                dst.copy_(x.permute(1, 2, 0).reshape(b, self.groups, -1).transpose(0, 1))
+            dst_h.copy_(state[pos])
+            torch.baddbmm(bias, inp, w, out=gates)  # (G, B, 4h): i, f, o, g
+            sig.sigmoid_()
+            c1 = torch.mul(gf, state[pos + 1])
+            c1.addcmul_(gi, gg.tanh_())
+            x = torch.tanh(c1).mul_(go)
+            new += [x, c1]
             pos += 2
-        z = z.transpose(0, 1).reshape(b, -1)
+        # the decoders' input (D, B*F, C): the LSTM output, channel-major
+        c, f = self.c_last, self.f_last
         if self.proj is not None:
-            z = torch.addmm(self.proj[1], z, self.proj[0])
-        x = z.view(b, c_last, -1).transpose(1, 2).unsqueeze(0)  # (1, B, F, C)
-        dn, n_enc = self.n_dec, len(self.enc)
-        for i, ((w, bias, shift, kt, kf, sf, pad, j, f_in, f_out, cin, gated, last), hist) in \
-                enumerate(zip(self.dec, state[pos:])):
-            skip = skips[n_enc - 1 - i]
-            parts = [x.expand(dn, -1, -1, -1), skip.expand(dn, *skip.shape)]
-            z = torch.cat([hist] + parts if kt > 1 else parts, -1)  # (D, B, F_in, kt*C)
-            new.append(z[..., cin:])
-            yk = torch.bmm(z.view(dn, b * f_in, -1), w).view(dn, b, f_in, -1)  # every tap: (kf, out)
-            n_o = yk.shape[-1] // kf
-            # overlap-add onto the bias: tap k = q*sf + r of input bin i -> output bin sf*(i+q) + r,
-            # i.e. the taps q*sf ... q*sf + sf-1 (adjacent columns) go to rows i + q of (J, sf*out)
-            y = bias.expand(dn, b, j, sf * n_o).clone()
-            for q in range(0, kf, sf):
-                n = min(sf, kf - q) * n_o
-                rows = y.narrow(2, q // sf, f_in)
-                (rows if n == sf * n_o else rows.narrow(3, 0, n)).add_(yk.narrow(3, q * n_o, n))
-            x = _plan_act(y.view(dn, b, j * sf, -1).narrow(2, pad, f_out), shift, gated, last)
-        if self._complex_head:  # two decoders of one channel each: real, imaginary
-            out = _decompress_parts(x[0, ..., 0], x[1, ..., 0], self.compress)
+            x = torch.addmm(self.proj[1], x.view(b, -1) if b == 1 else x.transpose(0, 1).reshape(b, -1),
+                            self.proj[0])
+        elif b > 1:
+            x = x.transpose(0, 1).reshape(b, -1)
+        if b == 1:
+            x = x.as_strided((self.n_dec, f, c), (0, 1, f), 0)  # x: fresh, (G, 1, H/G) or (1, H)
         else:
-            y = x.permute(1, 0, 3, 2).reshape(b, -1, 1, x.shape[2])  # (B, n_out, 1, F)
-            out = self.model._head(y, spec.unsqueeze(-1))["spec"][..., 0]
-        return out, new
-
-
-def _plan_act(y, shift, gated, last):
-    """GLU, then (folded BatchNorm's) shift and ELU unless last: :class:`_ConvBlock` on prepared weights."""
-    if gated:
-        y = F.glu(y, -1)
-    if last:
-        return y
-    if shift is not None:
-        y = y.add_(shift) if gated else y + shift  # GLU's output is a fresh tensor
-    return F.elu(y, inplace=gated or shift is not None)
+            xd.view(b, f, c).copy_(x.view(b, c, f).transpose(1, 2))
+            x = xd.expand(self.n_dec, *flat)
+        for (w, bias, shift, kt, hist, rows, yk, y, blocks, act, shape, gated, last, buf), skip in \
+                zip(dec, reversed(skips)):
+            skip = skip.expand(*rows, skip.shape[1])  # (D, B*F_in, C_skip)
+            z = cat((state[pos], x, skip) if kt > 1 else (x, skip), 2)  # (D, B*F_in, kt*C)
+            new.append(z.as_strided(*hist) if kt > 1 else state[pos])
+            pos += 1
+            torch.bmm(z, w, out=yk)  # every tap of every input bin: (D, B*F_in, kf*out)
+            y.copy_(bias)
+            for dst, src in blocks:  # the overlap-add
+                dst.add_(src)
+            # act: (D, [B,] F_out, out), the bins kept
+            x = (nn_.glu(act, -1) if buf is None else nn_.glu(act, -1, out=buf)) if gated else act
+            if not last:
+                if b > 1:
+                    x = x.reshape(shape)  # (D, B*F_out, C)
+                if shift is not None:
+                    x.add_(shift)
+                x = nn_.elu_(x)
+        if head is not None:  # two decoders of one channel each: real, imaginary
+            out = x.new_empty(head[0])
+            parts = out.as_strided(*head[1])  # x's shape
+            if self.compress == 1:
+                parts.copy_(x)
+            else:  # _decompress_parts: x |x|^(1/c - 1)
+                torch.mul(x, torch.hypot(head[2], head[3]).pow_(self._head_pow), out=parts)
+            return torch.view_as_complex(out), new
+        if b == 1:
+            x = x.unsqueeze(1)
+        y = x.permute(1, 0, 3, 2).reshape(b, -1, 1, x.shape[2])  # (B, n_out, 1, F)
+        return self.model._head(y, spec.unsqueeze(-1))["spec"][..., 0], new
 
 
 def _weights_key(model) -> tuple:

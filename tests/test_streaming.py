@@ -290,3 +290,49 @@ def test_enhancer_keeps_an_eval_model_untouched():
     m.train = lambda mode=True: calls.append(mode) or m  # eval() calls train(False)
     St.stream_file(m, _signal(0.1))
     assert calls == []
+
+
+# the plan's less common paths: one-frame kernels (no history), LSTM groups that do not divide
+# the channels or the hidden size (general gathers), several LSTM layers with a projection
+PLAN_EDGE_CASES = [("gcrn", dict(kernel=(1, 3))), ("crn", dict(kernel=(1, 3))), ("gcrn", dict(lstm_groups=3)),
+                   ("gcrn", dict(lstm_groups=3, lstm_hidden=30)), ("gcrn", dict(lstm_groups=4)),
+                   ("crn", dict(lstm_hidden=16, lstm_layers=3)), ("gcrn", dict(compress=1.0))]
+
+
+@pytest.mark.parametrize("name,kw", PLAN_EDGE_CASES, ids=[f"{n}-{k}" for n, k in PLAN_EDGE_CASES])
+def test_frame_plan_edge_cases_equal_offline_forward(name, kw):
+    m = _model(name, **kw)
+    Y = S.stft(0.1 * torch.randn(2, 12 * m.stft_config.hop), m.stft_config)
+    plan = M.frame_plan(m)
+    with torch.inference_mode():
+        off = m(Y)
+        state, outs = plan.init_state(2), []
+        for t in range(Y.shape[-1]):
+            y, state = plan.step(Y[..., t], state)
+            outs.append(y)
+    assert (torch.stack(outs, -1) - off).abs().max() < TOL * off.abs().max()
+
+
+def test_frame_plan_steps_are_pure_for_any_batch_and_mode():
+    """A step leaves the state it is given untouched (the plan's buffers are its own), one plan
+    serves several batch sizes, and steps run in and out of inference mode, in any order."""
+    m = _model("gcrn")
+    Y = S.stft(0.1 * torch.randn(2, 10 * m.stft_config.hop), m.stft_config)
+    Y[1, :, 2] = 0  # a silent frame
+    off = m(Y).detach()
+    plan = M.frame_plan(m)
+    for b, mode in [(1, torch.inference_mode), (2, torch.no_grad), (1, torch.no_grad), (2, torch.inference_mode)]:
+        state, outs = plan.init_state(b), []
+        for t in range(Y.shape[-1]):
+            before = [s.clone() for s in state]
+            with mode():
+                y, new = plan.step(Y[:b, :, t], state)
+            assert all(torch.equal(s, s0) for s, s0 in zip(state, before))
+            # stepping from the same state again gives the same frame and leaves the first result
+            kept = [s.clone() for s in new]
+            with mode():
+                assert torch.equal(plan.step(Y[:b, :, t], state)[0], y)
+            assert all(torch.equal(s, s0) for s, s0 in zip(new, kept))
+            state = new
+            outs.append(y)
+        assert (torch.stack(outs, -1) - off[:b]).abs().max() < TOL * off.abs().max()
