@@ -74,7 +74,10 @@ class TrainConfig:
     builds. ``loss``/``loss_options``/``mask_target``: see :func:`make_loss`.
     ``steps``, ``batch_size``, ``segment`` (seconds), ``lr``, ``lr_schedule``
     (``"constant"`` or ``"cosine"`` to ``0.05*lr`` at ``steps``; with ``"cosine"``
-    resume with the same ``steps``), ``warmup`` (linear warm-up steps),
+    resume with the same ``steps``), ``decay_start`` (the cosine starts here; before
+    it the rate is constant, so a constant run resumed with ``--lr-schedule cosine
+    --decay-start STEP`` is the same run as one trained so from scratch),
+    ``warmup`` (linear warm-up steps),
     ``grad_clip`` (max gradient norm, 0: off), ``weight_decay``, ``seed``,
     ``threads`` (``torch.set_num_threads`` during the run; None: unchanged),
     ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``), ``valid_every``,
@@ -97,6 +100,7 @@ class TrainConfig:
     segment: float = 2.0
     lr: float = 1e-3
     lr_schedule: str = "constant"
+    decay_start: int = 0
     warmup: int = 0
     grad_clip: float = 5.0
     weight_decay: float = 0.0
@@ -122,6 +126,8 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}; valid names: {', '.join(M.MODELS)}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if not 0 <= self.decay_start < self.steps:
+            raise ValueError(f"decay_start must be in [0, steps={self.steps}), got {self.decay_start}")
         for k in ("steps", "batch_size", "valid_every", "ckpt_every", "log_every"):
             if getattr(self, k) < 1:
                 raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
@@ -417,7 +423,7 @@ def _lr_lambda(cfg: TrainConfig):
     def f(step):  # step = number of optimizer steps done
         w = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else 1.0
         if cfg.lr_schedule == "cosine":
-            p = min(1.0, step / max(1, cfg.steps))
+            p = min(1.0, max(0, step - cfg.decay_start) / max(1, cfg.steps - cfg.decay_start))
             return w * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
         return w
     return f
@@ -663,7 +669,7 @@ def _parser() -> argparse.ArgumentParser:
                    metavar="KEY=VALUE", help="loss option, e.g. --loss-opt c=0.5")
     p.add_argument("--mask-target", default=d.mask_target, help="oracle mask for --loss ma")
     for name, typ in (("steps", int), ("batch_size", int), ("segment", float), ("lr", float),
-                      ("warmup", int), ("grad_clip", float), ("weight_decay", float), ("seed", int),
+                      ("warmup", int), ("decay_start", int), ("grad_clip", float), ("weight_decay", float), ("seed", int),
                       ("valid_every", int), ("ckpt_every", int), ("log_every", int), ("n_valid", int),
                       ("valid_pesq", int)):
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=getattr(d, name))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -200,3 +201,16 @@ def test_cli_on_a_corpus_folder(tmp_path, monkeypatch):
     m = M.load_pretrained("lstm_mask")
     assert m.config.hidden == 8 and "--set hidden=8" in m.extra["command"]
     assert m.extra["n_train_items"] == 3 and "valid_si_sdr" in m.extra["valid"]
+
+
+def test_cosine_decay_start_keeps_the_constant_part():
+    const = T._lr_lambda(T.TrainConfig(steps=100))
+    late = T._lr_lambda(T.TrainConfig(steps=100, lr_schedule="cosine", decay_start=60))
+    plain = T._lr_lambda(T.TrainConfig(steps=100, lr_schedule="cosine"))
+    assert [late(s) for s in range(61)] == [const(s) for s in range(61)]
+    assert late(80) == pytest.approx(0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert late(100) == pytest.approx(0.05) and plain(100) == pytest.approx(0.05)
+    assert plain(50) == pytest.approx(0.525)
+    with pytest.raises(ValueError, match="decay_start"):
+        T.TrainConfig(steps=100, decay_start=100)
+    assert "--decay-start 60" in T.TrainConfig(steps=100, lr_schedule="cosine", decay_start=60).command()
