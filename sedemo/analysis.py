@@ -40,6 +40,7 @@ __all__ = [
     "NORMALISATIONS", "normalised_coefficients",
     "fit_gaussian", "fit_laplace", "fit_gennorm", "compare_fits", "qq_points",
     "white_noise_at_snr", "lowpass", "preemphasis", "delay", "random_phase", "score_table", "as_loss_scorer",
+    "level_difference_db", "absent_level_db", "BANDS_HZ", "band_level_errors",
 ]
 
 
@@ -247,6 +248,71 @@ def utterance_gradient_norms(loss: Callable, estimate, reference, taps: int | No
         (g,) = torch.autograd.grad(per_item[i], h, retain_graph=i < b - 1)
         norms.append(float(g.norm()))
     return np.asarray(norms)
+
+
+# ----------------------------------------------------------------------------
+# Diagnostics of an enhanced signal (C2, C7): level, residual noise, colouration
+# ----------------------------------------------------------------------------
+def _pair(estimate, reference, who: str) -> tuple[np.ndarray, np.ndarray]:
+    e = np.asarray(estimate, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    if e.ndim != 1 or e.shape != r.shape:
+        raise ValueError(f"{who}: estimate and reference must be 1-D of one length, got {e.shape}, {r.shape}")
+    if not (np.isfinite(e).all() and np.isfinite(r).all()):
+        raise ValueError(f"{who}: the signals contain NaN or inf")
+    return e, r
+
+
+def level_difference_db(estimate, reference) -> float:
+    """Output level relative to the clean reference, dB: ``10·log10(Σ ŝ² / Σ s²)``.
+
+    0 dB: the estimate is as loud as the clean speech; a scale-invariant loss
+    (SI-SDR) leaves it free (claim C7). ``(L,)`` signals. Chapter 6."""
+    e, r = _pair(estimate, reference, "level_difference_db")
+    return float(10.0 * np.log10(max(np.sum(e * e), 1e-20) / max(np.sum(r * r), 1e-20)))
+
+
+def absent_level_db(estimate, reference, sample_rate: int = 16000) -> float:
+    """Residual level in the speech-absent frames of ``reference``, dB relative to
+    the reference's active speech level (ITU-T P.56).
+
+    ``10·log10(mean_{absent} ŝ²) − level(s)``, with the frames of
+    :func:`speech_absent_mask`: how loud what is left in the pauses is, compared
+    with the speech. Lower is better noise suppression (claim C2). NaN when the
+    utterance has no speech-absent frame. ``(L,)`` signals. Chapter 6."""
+    e, r = _pair(estimate, reference, "absent_level_db")
+    absent = speech_absent_mask(r, sample_rate)
+    if not absent.any():
+        return float("nan")
+    level, _ = audio.active_level(r, sample_rate)
+    return float(10.0 * np.log10(max(np.mean(e[absent] ** 2), 1e-20)) - level)
+
+
+#: Bands (Hz) of :func:`band_level_errors`: below 1 kHz, 1-2, 2-4 and 4-8 kHz.
+BANDS_HZ: tuple[tuple[float, float], ...] = ((0.0, 1000.0), (1000.0, 2000.0), (2000.0, 4000.0), (4000.0, 8000.0))
+
+
+def band_level_errors(estimate, reference, sample_rate: int = 16000,
+                      bands=BANDS_HZ) -> dict[str, float]:
+    """Colouration: the level of the estimate minus that of the reference in each
+    frequency band, dB, after removing the overall level difference.
+
+    ``e_b = 10·log10(P̂_b / P_b) − 10·log10(P̂ / P)`` with ``P_b`` the band power of
+    the Welch spectrum (512-point Hann segments) and ``P`` the total power. A flat
+    (uncoloured) estimate gives 0 dB in every band whatever its gain; a tilt shows
+    up as a slope across bands (claim C7). Keys ``"band_err_<lo>_<hi>"`` in kHz
+    (e.g. ``band_err_0_1``). ``(L,)`` signals. Chapter 6.
+    """
+    e, r = _pair(estimate, reference, "band_level_errors")
+    f, pe = signal.welch(e, fs=sample_rate, nperseg=512)
+    _, pr = signal.welch(r, fs=sample_rate, nperseg=512)
+    total = 10.0 * np.log10(max(pe.sum(), 1e-30) / max(pr.sum(), 1e-30))
+    out = {}
+    for lo, hi in bands:
+        sel = (f >= lo) & (f < hi) if hi < sample_rate / 2 else (f >= lo)
+        name = f"band_err_{lo / 1000:g}_{hi / 1000:g}"
+        out[name] = float(10.0 * np.log10(max(pe[sel].sum(), 1e-30) / max(pr[sel].sum(), 1e-30)) - total)
+    return out
 
 
 # ----------------------------------------------------------------------------

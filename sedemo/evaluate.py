@@ -26,16 +26,38 @@ _METRIC_FUNCS = {
     "snr": lambda e, r, sr: metrics.snr(estimate=e, reference=r),
     "seg_snr": lambda e, r, sr: metrics.seg_snr(estimate=e, reference=r, sample_rate=sr),
     "cd": lambda e, r, sr: metrics.cepstral_distance(estimate=e, reference=r, sample_rate=sr),
+    # diagnostics of chapter 6 (sedemo.analysis): level, residual in pauses, colouration
+    "level_db": lambda e, r, sr: _analysis().level_difference_db(e, r),
+    "absent_db": lambda e, r, sr: _analysis().absent_level_db(e, r, sr),
+    "band_err": lambda e, r, sr: _analysis().band_level_errors(e, r, sr),
 }
+#: the diagnostics chapter 6's experiments add to :data:`DEFAULT_METRICS`; ``band_err``
+#: expands to one key per band of :data:`sedemo.analysis.BANDS_HZ`
+DIAGNOSTICS = ("level_db", "absent_db", "band_err")
+
+
+def _analysis():
+    from . import analysis  # late: analysis imports the losses, which the metrics do not need
+
+    return analysis
 
 
 def score(estimate, reference, sample_rate: int = 16000, which: Iterable[str] = DEFAULT_METRICS) -> dict:
-    """The metrics named in ``which`` (keys of ``metrics.evaluate``) for one pair.
-    ``estimate``, ``reference``: float ``(L,)`` at ``sample_rate`` Hz."""
+    """The metrics named in ``which`` (keys of ``metrics.evaluate``, plus the
+    :data:`DIAGNOSTICS` of chapter 6) for one pair. ``estimate``, ``reference``:
+    float ``(L,)`` at ``sample_rate`` Hz. A metric that returns several numbers
+    (``band_err``) adds one key each."""
     unknown = [m for m in which if m not in _METRIC_FUNCS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; choose from {sorted(_METRIC_FUNCS)}")
-    return {m: float(_METRIC_FUNCS[m](estimate, reference, sample_rate)) for m in which}
+    out = {}
+    for m in which:
+        value = _METRIC_FUNCS[m](estimate, reference, sample_rate)
+        if isinstance(value, dict):
+            out.update({k: float(v) for k, v in value.items()})
+        else:
+            out[m] = float(value)
+    return out
 
 
 def oracle_enhancer(name: str, cfg: stft.STFTConfig = stft.DEFAULT, **options) -> Callable:

@@ -18,6 +18,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 #: where scripts/loss_experiments.py writes and chapter 6 reads the committed results
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results" / "losses"
 
@@ -26,7 +28,12 @@ LITE = {
     "gcrn": {"channels": (8, 16, 32, 32, 32)},
     "lstm_mask": {"hidden": 128, "layers": 2},
     "crn": {"channels": (8, 16, 32, 32, 32), "lstm_hidden": 128},
-    "tcn": {},
+    "gcrn_1dec": {"channels": (8, 16, 32, 32, 32)},
+    "gcrn_mag": {"channels": (8, 16, 32, 32, 32)},
+    "gcrn_magphase": {"channels": (8, 16, 32, 32, 32)},
+    # 4 ms / 2 ms encoder, 64 filters, 2 x 5 blocks (0.15 M, receptive field 0.5 s):
+    # about 0.5 s per training step on one thread
+    "tcn": {"kernel": 64, "stride": 32, "filters": 64, "bottleneck": 64, "hidden": 96, "blocks": 5, "repeats": 2},
 }
 
 
@@ -46,6 +53,13 @@ class Run:
     loss_options: dict = field(default_factory=dict)
 
     @property
+    def fingerprint(self) -> tuple:
+        """What determines the trained model (everything but claim and label): two
+        runs with one fingerprint train the same model, so one result serves both."""
+        return (self.model, self.loss, self.seed, self.steps, json.dumps(self.overrides, sort_keys=True),
+                json.dumps(self.loss_options, sort_keys=True))
+
+    @property
     def key(self) -> str:
         """File name of the run's result (unique per claim, label and seed)."""
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in self.label)
@@ -53,21 +67,30 @@ class Run:
 
 
 def _runs(claim, rows, seeds, steps):
-    return [Run(claim, label, model, loss, seed, steps, dict(over), dict(opts))
-            for seed in seeds for (label, model, loss, over, opts) in rows]
+    """Runs of ``rows`` ``(label, model, loss, overrides, loss_options[, only_seeds])``."""
+    out = []
+    for seed in seeds:
+        for label, model, loss, over, opts, *only in rows:
+            if not only or seed in only[0]:
+                out.append(Run(claim, label, model, loss, seed, steps, dict(over), dict(opts)))
+    return out
 
 
 def experiment(claim: str, seeds=(0, 1, 2), steps: int = 600) -> list[Run]:
-    """The runs that test ``claim`` (``"C1"`` ... ``"C8"``, as in GUIDEBOOK section 1)."""
+    """The runs that test ``claim`` (``"C1"`` ... ``"C8"``, as in GUIDEBOOK section 1;
+    ``"ARCH"``: chapter 5's architecture comparison at one budget, claims C10 and C11)."""
     table = {
-        # C1: context and loss vs architecture, on one causal model
-        "C1": [("lstm_mask, context 0", "lstm_mask", "compressed", {"context": 0}, {}),
-               ("lstm_mask, context 2", "lstm_mask", "compressed", {"context": 2}, {}),
-               ("lstm_mask, context 5", "lstm_mask", "compressed", {"context": 5}, {}),
-               ("lstm_mask, loss sa", "lstm_mask", "sa", {}, {}),
-               ("lstm_mask, loss si_sdr", "lstm_mask", "si_sdr", {}, {}),
-               ("crn, compressed", "crn", "compressed", {}, {}),
-               ("gcrn, compressed", "gcrn", "compressed", {}, {})],
+        # C1: context (frames spliced on each side: +-k adds k frames of lookahead), loss,
+        # and architecture, each varied alone around lstm_mask + compressed loss
+        "C1": [("lstm_mask, context ±0", "lstm_mask", "compressed", {}, {}),
+               ("lstm_mask, context ±2", "lstm_mask", "compressed", {"context": 2, "right_context": 2}, {}),
+               ("lstm_mask, context ±5", "lstm_mask", "compressed", {"context": 5, "right_context": 5}, {}),
+               ("lstm_mask, loss SA", "lstm_mask", "sa", {}, {}),
+               ("lstm_mask, loss SI-SDR", "lstm_mask", "si_sdr", {}, {}),
+               # the architecture swaps cost ten times an LSTM run: one seed, read against
+               # the LSTM rows' seed spread
+               ("crn, compressed", "crn", "compressed", {}, {}, (0,)),
+               ("gcrn, compressed", "gcrn", "compressed", {}, {}, (0,))],
         # C2: L1 vs L2 on time-domain samples, one time-domain model
         "C2": [("tcn, MAE (L1)", "tcn", "mae", {}, {}),
                ("tcn, MSE (L2)", "tcn", "mse", {}, {})],
@@ -76,20 +99,30 @@ def experiment(claim: str, seeds=(0, 1, 2), steps: int = 600) -> list[Run]:
                ("SA", "lstm_mask", "sa", {}, {}),
                ("PSA", "lstm_mask", "psa", {}, {}),
                ("complex SA", "lstm_mask", "csa", {}, {})],
-        # C4: p = 1 vs p = 2 on complex spectra
-        "C4": [("complex L1 (p=1)", "gcrn", "complex_l1", {}, {}),
-               ("complex L2 (p=2)", "gcrn", "complex_l2", {}, {})],
+        # C4-C8 use the masking model too: the claims are about the loss, and a lite
+        # LSTM run costs about a minute where a lite GCRN costs about eight.
+        # C4: p = 1 vs p = 2 on the complex spectrum of the estimate
+        "C4": [("complex L1 (p=1)", "lstm_mask", "complex_l1", {}, {}),
+               ("complex L2 (p=2)", "lstm_mask", "complex_l2", {}, {})],
         # C5: the embedding loss as a regulariser
-        "C5": [("compressed", "gcrn", "compressed", {}, {}),
-               ("compressed + embedding", "gcrn", "compressed+embedding", {}, {})],
+        "C5": [("compressed", "lstm_mask", "compressed", {}, {}),
+               ("compressed + embedding", "lstm_mask", "compressed+embedding", {}, {})],
         # C7: SI-SDR alone vs compressed spectral vs both
-        "C7": [("SI-SDR", "gcrn", "si_sdr", {}, {}),
-               ("compressed", "gcrn", "compressed", {}, {}),
-               ("SI-SDR + compressed", "gcrn", "si_sdr+compressed", {}, {})],
+        "C7": [("SI-SDR", "lstm_mask", "si_sdr", {}, {}),
+               ("compressed", "lstm_mask", "compressed", {}, {}),
+               ("SI-SDR + compressed", "lstm_mask", "si_sdr+compressed", {}, {})],
         # C8: a metric-like loss improves mainly its own metric?
-        "C8": [("STOI-like", "gcrn", "stoi_like", {}, {}),
-               ("SI-SDR", "gcrn", "si_sdr", {}, {}),
-               ("spectral (compressed)", "gcrn", "compressed", {}, {})],
+        "C8": [("STOI-like", "lstm_mask", "stoi_like", {}, {}),
+               ("SI-SDR", "lstm_mask", "si_sdr", {}, {}),
+               ("spectral (compressed)", "lstm_mask", "compressed", {}, {})],
+        # chapter 5 (C10 trained, C11): the architectures at one budget and one loss (the
+        # direct magnitude+phase model needs its own loss), lite widths, one seed
+        "ARCH": [("CRN (magnitude)", "crn", "compressed", {}, {}, (0,)),
+                 ("GCRN (Re/Im, two decoders)", "gcrn", "compressed", {}, {}, (0,)),
+                 ("GCRN, one decoder (matched)", "gcrn_1dec", "compressed",
+                  {"decoder_channels": (52, 52, 28, 16)}, {}, (0,)),
+                 ("GCRN, magnitude only", "gcrn_mag", "compressed", {}, {}, (0,)),
+                 ("GCRN, magnitude + phase", "gcrn_magphase", "mag_phase", {}, {}, (0,))],
     }
     if claim not in table:
         raise ValueError(f"unknown claim {claim!r}; trained experiments exist for {sorted(table)}")
@@ -99,21 +132,56 @@ def experiment(claim: str, seeds=(0, 1, 2), steps: int = 600) -> list[Run]:
 CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C7", "C8")
 
 
+#: what every run is scored with: the book's metrics and chapter 6's diagnostics
+RUN_METRICS = ("pesq_wb", "stoi", "estoi", "si_sdr", "cd", "level_db", "absent_db", "band_err")
+
+#: seconds of the listening excerpt a seed-0 run saves (see :func:`excerpt_item`)
+EXCERPT_SECONDS = 4.0
+
+
+def excerpt_item(items):
+    """The test item every run enhances for listening: the first item at 0 dB SNR of
+    ``items`` (by id), so that chapter 6 plays one noisy clip through every loss."""
+    at0 = sorted((it for it in items if float(it.snr_db) == 0.0), key=lambda it: it.id)
+    return at0[0] if at0 else sorted(items, key=lambda it: it.id)[0]
+
+
+def _reuse(r: Run, out_dir: Path) -> dict | None:
+    """An existing result of another claim with ``r``'s fingerprint, if any."""
+    for p in sorted(out_dir.glob("*__*.json")):
+        res = json.loads(p.read_text())
+        other = Run(**{k: v for k, v in res["run"].items()})
+        if other.fingerprint == r.fingerprint and other.key != r.key:
+            return {**res, "run": asdict(r), "reused_from": p.name}
+    return None
+
+
 def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = None,
-        which=("pesq_wb", "stoi", "estoi", "si_sdr", "cd"), force: bool = False) -> Path:
+        which=RUN_METRICS, force: bool = False) -> Path:
     """Train run ``r`` (one thread), evaluate it on the balanced test subset
     (``per_cell`` items per SNR x noise type) and write ``out_dir/<key>.json``.
-    An existing result is kept unless ``force``. Returns the result path."""
+
+    An existing result is kept unless ``force``; a result of another claim with the
+    same :attr:`Run.fingerprint` is copied (marked ``"reused_from"``) instead of
+    training the same model twice. Seed 0 also writes the enhanced
+    :func:`excerpt_item` (first :data:`EXCERPT_SECONDS` s) to
+    ``out_dir/audio/<claim>__<label>.flac``. Returns the result path."""
     import tempfile
 
     import torch
 
-    from . import data, evaluate, models, train
+    from . import audio, data, evaluate, models, train
 
     out_dir = Path(out_dir)
     path = out_dir / f"{r.key}.json"
     if path.exists() and not force:
         return path
+    if not force:
+        reused = _reuse(r, out_dir)
+        if reused is not None:
+            _write_json(path, reused)
+            _copy_excerpt(reused["reused_from"], r, out_dir)
+            return path
     torch.set_num_threads(1)
     overrides = {**LITE.get(r.model, {}), **r.overrides}
     cfg = train.TrainConfig(model=r.model, model_overrides=overrides, loss=r.loss, loss_options=r.loss_options,
@@ -125,14 +193,118 @@ def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = Non
     seconds = time.perf_counter() - t0
     model = result["model"].eval()
     items = evaluate.balanced_subset(data.load_corpus(corpus).items("test"), per_cell)
-    rows = evaluate.evaluate({r.label: evaluate.model_enhancer(model)}, items, which=which)
+    enhancer = evaluate.model_enhancer(model)
+    rows = evaluate.evaluate({r.label: enhancer}, items, which=which)
     payload = {"run": asdict(r), "model_overrides": overrides, "parameters": models.count_parameters(model),
                "train_seconds": seconds, "command": cfg.command(), "log": result["log"], "rows": rows}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if r.seed == 0:
+        item = write_excerpt_references(out_dir, items)
+        clean, noisy = item.load()
+        n = int(EXCERPT_SECONDS * 16000)
+        audio.save(excerpt_path(out_dir, r), np.asarray(enhancer(noisy, clean))[:n], 16000)
+        payload["excerpt"] = {"item": item.id, "seconds": EXCERPT_SECONDS}
+    _write_json(path, payload)
+    return path
+
+
+def write_excerpt_references(out_dir: str | Path, items):
+    """Write the noisy and clean :func:`excerpt_item` of ``items`` (first
+    :data:`EXCERPT_SECONDS` s) to ``out_dir/audio/excerpt_{noisy,clean}.flac`` unless
+    they exist, so that chapter 6 plays the input the committed excerpts were made
+    from even when its own corpus differs. Returns the item."""
+    from . import audio
+
+    item = excerpt_item(items)
+    folder = Path(out_dir) / "audio"
+    n = int(EXCERPT_SECONDS * 16000)
+    clean, noisy = item.load()
+    for name, x in (("noisy", noisy), ("clean", clean)):
+        if not (folder / f"excerpt_{name}.flac").exists():
+            audio.save(folder / f"excerpt_{name}.flac", np.asarray(x)[:n], 16000)
+    return item
+
+
+def load_excerpts(claim: str, out_dir: str | Path | None = None) -> dict:
+    """The listening excerpts of ``claim``: ``{"noisy": x, "clean": x, <label>: x, ...}``,
+    float32 ``(L,)`` at 16 kHz, the labels in the order of :func:`experiment`. Labels
+    whose seed-0 run has no excerpt are left out. Chapter 6."""
+    from . import audio
+
+    folder = Path(out_dir or RESULTS_DIR)
+    out = {}
+    for name in ("noisy", "clean"):
+        p = folder / "audio" / f"excerpt_{name}.flac"
+        if p.exists():
+            out[name] = audio.load(p)
+    for r in experiment(claim, seeds=(0,)):
+        p = excerpt_path(folder, r)
+        if p.exists():
+            out[r.label] = audio.load(p)
+    return out
+
+
+def claim_summary(claim: str, out_dir: str | Path | None = None, which=RUN_METRICS):
+    """:func:`summary` of ``claim``'s results if every run label of :func:`experiment`
+    has at least one seed, else None. ``which`` may name ``band_err`` for the
+    per-band columns. Chapter 6 shows a claim only when this is not None."""
+    res = load_results(out_dir, claim)
+    if not res or {r["run"]["label"] for r in res} != {r.label for r in experiment(claim)}:
+        return None
+    cols = []
+    for m in which:
+        cols += [f"band_err_{lo / 1000:g}_{hi / 1000:g}" for lo, hi in _bands()] if m == "band_err" else [m]
+    table = summary(res, which=tuple(cols))
+    order = list(dict.fromkeys(r.label for r in experiment(claim)))
+    return table.loc[order]
+
+
+def _bands():
+    from .analysis import BANDS_HZ
+
+    return BANDS_HZ
+
+
+def verdict(table, candidates: list[str], baseline: str, metrics=("pesq_wb", "stoi", "si_sdr")) -> tuple[str, str]:
+    """Compare the best of ``candidates`` with ``baseline`` on each metric of a
+    :func:`summary` table (:func:`compare`). Returns ``(text, verdict)`` with the
+    verdict ``"agree"`` (better on some metric, worse on none), ``"disagree"`` (worse
+    on some, better on none), ``"partly"`` (better on some, worse on others) or ``"not
+    confirmed"`` (no difference the seeds support), as chapter 6's summary table
+    words it."""
+    parts, wins, losses_ = [], 0, 0
+    for m in metrics:
+        sign = 1 if HIGHER_IS_BETTER.get(m, True) else -1
+        best = max(candidates, key=lambda lab: sign * table.loc[lab, (m, "mean")])
+        v = compare(table, best, baseline, m)
+        wins += v == "better"
+        losses_ += v == "worse"
+        parts.append(f"{METRIC_LABELS.get(m, m)}: {best} {table.loc[best, (m, 'mean')]:.3f} vs "
+                     f"{table.loc[baseline, (m, 'mean')]:.3f} ({v})")
+    word = ("agree" if wins and not losses_ else "disagree" if losses_ and not wins else
+            "partly" if wins else "not confirmed")
+    return "; ".join(parts), word
+
+
+def excerpt_path(out_dir: str | Path, r: Run) -> Path:
+    """Where seed-0 run ``r`` keeps its listening excerpt (FLAC, 16 kHz)."""
+    return Path(out_dir) / "audio" / (r.key.rsplit("__seed", 1)[0] + ".flac")
+
+
+def _copy_excerpt(source_json: str, r: Run, out_dir: Path) -> None:
+    import shutil
+
+    src = json.loads((out_dir / source_json).read_text())
+    if r.seed == 0 and "excerpt" in src:
+        src_path = excerpt_path(out_dir, Run(**src["run"]))
+        if src_path.exists():
+            shutil.copyfile(src_path, excerpt_path(out_dir, r))
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=1, default=str))
     tmp.replace(path)
-    return path
 
 
 def load_results(out_dir: str | Path | None = None, claim: str | None = None) -> list[dict]:
@@ -143,9 +315,13 @@ def load_results(out_dir: str | Path | None = None, claim: str | None = None) ->
 
 def summary(results: list[dict], which=("pesq_wb", "stoi", "estoi", "si_sdr", "cd")):
     """Mean and spread over seeds of each metric per run label (improvement over the
-    noisy input for SI-SDR as ``si_sdr_i``). Returns a DataFrame indexed by label with
-    columns ``(metric, "mean")``, ``(metric, "std")`` and ``("seeds", "n")``. A
-    difference between two labels is only supported when it exceeds the spreads."""
+    noisy input for SI-SDR as ``si_sdr_i``; for ``absent_db``, the residual level in
+    speech pauses, the change from the noisy input as ``absent_db_change``; with
+    ``level_db`` the mean absolute level error ``abs_level_db``; with the band columns
+    ``band_err_*`` the mean absolute band error ``colouration_db``). Returns a
+    DataFrame indexed by label with columns ``(metric, "mean")``, ``(metric, "std")``
+    and ``("seeds", "n")``. Metrics of ``which`` that a result lacks are left out (NaN).
+    A difference between two labels is only supported when it exceeds the spreads."""
     import pandas as pd
 
     per_seed = []
@@ -159,6 +335,13 @@ def summary(results: list[dict], which=("pesq_wb", "stoi", "estoi", "si_sdr", "c
                 rec[m] = est[m].mean()
         if "si_sdr" in est:
             rec["si_sdr_i"] = (est["si_sdr"] - noisy.loc[est.index, "si_sdr"]).mean()
+        if "absent_db" in est and "absent_db" in which:
+            rec["absent_db_change"] = (est["absent_db"] - noisy.loc[est.index, "absent_db"]).mean()
+        if "level_db" in est and "level_db" in which:
+            rec["abs_level_db"] = est["level_db"].abs().mean()
+        bands = [c for c in est.columns if c.startswith("band_err_") and c in which]
+        if bands:
+            rec["colouration_db"] = est[bands].abs().mean(axis=1).mean()
         per_seed.append(rec)
     df = pd.DataFrame(per_seed)
     metrics = [c for c in df.columns if c not in ("label", "seed")]
@@ -168,7 +351,14 @@ def summary(results: list[dict], which=("pesq_wb", "stoi", "estoi", "si_sdr", "c
     return table
 
 
-HIGHER_IS_BETTER = {"pesq_wb": True, "stoi": True, "estoi": True, "si_sdr": True, "si_sdr_i": True, "cd": False}
+HIGHER_IS_BETTER = {"pesq_wb": True, "stoi": True, "estoi": True, "si_sdr": True, "si_sdr_i": True, "cd": False,
+                    "absent_db": False, "absent_db_change": False, "abs_level_db": False, "colouration_db": False}
+
+#: how chapter 6 labels the columns of a :func:`summary` table
+METRIC_LABELS = {"pesq_wb": "PESQ-WB", "stoi": "STOI", "estoi": "ESTOI", "si_sdr": "SI-SDR (dB)",
+                 "si_sdr_i": "SI-SDRi (dB)", "cd": "CD (dB)", "absent_db": "residual in pauses (dB re speech)",
+                 "absent_db_change": "residual in pauses vs noisy (dB)", "level_db": "level vs clean (dB)",
+                 "abs_level_db": "|level error| (dB)", "colouration_db": "colouration (dB)"}
 
 
 def compare(table, a: str, b: str, metric: str) -> str:
@@ -176,8 +366,12 @@ def compare(table, a: str, b: str, metric: str) -> str:
 
     Returns ``"better"`` or ``"worse"`` only when the difference of the means exceeds
     the sum of the two standard deviations over seeds (a conservative rule for 3
-    seeds), else ``"no supported difference"``. Chapter 6 words its verdicts with it.
+    seeds), else ``"no supported difference"``; ``"one seed: untested"`` when the
+    table's ``("seeds", "n")`` column says either run has fewer than two seeds (no
+    spread to compare with). Chapter 6 words its verdicts with it.
     """
+    if ("seeds", "n") in table.columns and min(table.loc[a, ("seeds", "n")], table.loc[b, ("seeds", "n")]) < 2:
+        return "one seed: untested"
     ma, mb = table.loc[a, (metric, "mean")], table.loc[b, (metric, "mean")]
     sa, sb = table.loc[a, (metric, "std")], table.loc[b, (metric, "std")]
     spread = (0.0 if sa != sa else sa) + (0.0 if sb != sb else sb)  # NaN std (one seed) counts as 0
@@ -185,3 +379,85 @@ def compare(table, a: str, b: str, metric: str) -> str:
     if abs(ma - mb) <= spread:
         return "no supported difference"
     return "better" if diff > 0 else "worse"
+
+
+def plot_metrics(table, metrics, ax=None, title: str | None = None):
+    """Bars of the mean of each run label with error bars of one standard deviation
+    over seeds, one panel per metric of ``metrics`` (a :func:`summary` table).
+    Returns the figure. Chapter 6."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 3.2), layout="constrained", squeeze=False)
+    labels = list(table.index)
+    ypos = np.arange(len(labels))
+    for ax, m in zip(axes[0], metrics):
+        mean, std = table[(m, "mean")].to_numpy(float), table[(m, "std")].fillna(0).to_numpy(float)
+        ax.barh(ypos, mean, xerr=std, color=[f"C{i}" for i in range(len(labels))], capsize=3)
+        ax.set_yticks(ypos, labels if ax is axes[0][0] else [""] * len(labels))
+        ax.invert_yaxis()
+        better = "higher" if HIGHER_IS_BETTER.get(m, True) else "lower"
+        ax.set(xlabel=f"{METRIC_LABELS.get(m, m)} ({better} is better)")
+        lo, hi = np.nanmin(mean - std), np.nanmax(mean + std)
+        pad = 0.15 * (hi - lo if hi > lo else 1.0)
+        if m in ("pesq_wb", "stoi", "estoi"):
+            ax.set_xlim(max(0.0, lo - pad), hi + pad)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def listening(claim: str, out_dir: str | Path | None = None, mode: str | None = None):
+    """A listening control for ``claim``: one noisy test clip (0 dB SNR, the first
+    :data:`EXCERPT_SECONDS` s of :func:`excerpt_item`) enhanced by the seed-0 model of
+    each loss, with its spectrogram and SI-SDR / PESQ-WB against the clean clip;
+    played at their true levels (a loss that changes the level is heard doing so).
+    Returns :func:`sedemo.widgets.switcher`'s output. Chapter 6."""
+    import matplotlib.pyplot as plt
+
+    from . import metrics, plots, widgets
+
+    clips = load_excerpts(claim, out_dir)
+    if "clean" not in clips:
+        raise FileNotFoundError(f"no listening excerpts for {claim} under {out_dir or RESULTS_DIR}; "
+                                "run scripts/loss_experiments.py first")
+    clean = clips["clean"]
+    order = ["noisy"] + [k for k in clips if k not in ("noisy", "clean")] + ["clean"]
+
+    def render(label):
+        x = clips[label]
+        fig, ax = plt.subplots(figsize=(7, 2.6), layout="constrained")
+        plots.spectrogram(x, ax=ax, title=label)
+        scores = {}
+        if label != "clean":
+            scores = {"SI-SDR (dB)": metrics.si_sdr(estimate=x, reference=clean),
+                      "PESQ-WB": metrics.pesq(estimate=x, reference=clean, sample_rate=16000),
+                      "level vs clean (dB)": 10 * np.log10(np.sum(np.square(x, dtype=np.float64))
+                                                           / np.sum(np.square(clean, dtype=np.float64)))}
+        return [fig, {label: x}, scores] if scores else [fig, {label: x}]
+
+    return widgets.switcher(order, render, label=f"{claim}: model trained with", sample_rate=16000, mode=mode)
+
+
+def typical_spread(metric: str, claims=CLAIMS, out_dir: str | Path | None = None) -> float:
+    """The median standard deviation over seeds of ``metric`` across every run label of
+    ``claims`` that has at least two seeds: a yardstick for one-seed comparisons
+    (chapter 5's architecture table, C1's architecture rows). NaN if there is none."""
+    stds = []
+    for claim in claims:
+        res = load_results(out_dir, claim)
+        if not res:
+            continue
+        t = summary(res, which=(metric,) if metric != "si_sdr_i" else ("si_sdr",))
+        ok = t[("seeds", "n")] >= 2
+        stds += list(t.loc[ok, (metric, "std")].dropna())
+    return float(np.median(stds)) if stds else float("nan")
+
+
+def one_seed_verdict(table, a: str, b: str, metric: str, spread: float) -> str:
+    """``"better"``/``"worse"`` when run ``a`` differs from ``b`` on ``metric`` by more
+    than twice ``spread`` (:func:`typical_spread`; two seeds' spreads added, as in
+    :func:`compare`), else ``"no supported difference"``. For one-seed runs."""
+    ma, mb = table.loc[a, (metric, "mean")], table.loc[b, (metric, "mean")]
+    if not abs(ma - mb) > 2 * spread:
+        return "no supported difference"
+    return "better" if (ma > mb) == HIGHER_IS_BETTER.get(metric, True) else "worse"

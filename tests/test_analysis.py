@@ -264,3 +264,53 @@ def test_score_table_and_loss_scorer_agree_with_metrics():
     np.testing.assert_allclose(table["loss"], -table["si_sdr"], rtol=1e-9)
     # torch state untouched: no grad mode leak
     assert torch.is_grad_enabled()
+
+
+# ----------------------------------------------------------------------------
+# Diagnostics of an enhanced signal (C2, C7)
+# ----------------------------------------------------------------------------
+def test_level_difference_is_the_gain_in_db():
+    s = speech_like(1.0, seed=2)
+    assert analysis.level_difference_db(0.5 * s, s) == pytest.approx(20 * math.log10(0.5), abs=1e-9)
+    assert analysis.level_difference_db(s, s) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="one length"):
+        analysis.level_difference_db(s[:-1], s)
+    with pytest.raises(ValueError, match="NaN"):
+        analysis.level_difference_db(np.full_like(s, np.nan), s)
+
+
+def test_absent_level_measures_the_pause_relative_to_speech():
+    speech = speech_like(1.0, seed=1)
+    pause = np.zeros(8000)
+    s = np.concatenate([speech, pause, speech])
+    rng = np.random.default_rng(0)
+    residual = 1e-3 * rng.standard_normal(len(s))
+    est = s + residual
+    absent = analysis.speech_absent_mask(s, SR)
+    level, _ = audio.active_level(s, SR)
+    assert absent[16000:24000].all()
+    expected = 10 * np.log10(np.mean(est[absent] ** 2)) - level
+    assert analysis.absent_level_db(est, s) == pytest.approx(expected, abs=1e-9)
+    # in the pause the estimate is only the residual: 20 dB less residual, about 20 dB lower
+    only_pause = np.where(absent, 0.0, s)
+    lvl = analysis.absent_level_db(only_pause + residual, only_pause)
+    assert analysis.absent_level_db(only_pause + 0.1 * residual, only_pause) == pytest.approx(lvl - 20, abs=1e-6)
+    assert math.isnan(analysis.absent_level_db(speech_like(1.0, seed=3) * 0 + 1.0, np.ones(16000)))
+
+
+def test_band_level_errors_flat_for_a_gain_and_tilted_by_a_lowpass():
+    rng = np.random.default_rng(4)
+    s = rng.standard_normal(32000)
+    flat = analysis.band_level_errors(3.0 * s, s)
+    assert list(flat) == ["band_err_0_1", "band_err_1_2", "band_err_2_4", "band_err_4_8"]
+    assert max(abs(v) for v in flat.values()) < 1e-9  # a gain is no colouration
+    tilted = analysis.band_level_errors(analysis.lowpass(s, 2000.0), s)
+    # white noise keeps a quarter of its power below 2 kHz: the kept band is +6 dB after levelling
+    assert tilted["band_err_4_8"] < -30 and tilted["band_err_0_1"] == pytest.approx(10 * np.log10(4), abs=0.5)
+    # independent re-derivation of one band with scipy's Welch estimate
+    from scipy import signal as sg
+    f, pe = sg.welch(analysis.lowpass(s, 2000.0), fs=SR, nperseg=512)
+    _, pr = sg.welch(s, fs=SR, nperseg=512)
+    sel = (f >= 1000) & (f < 2000)
+    ref = 10 * np.log10(pe[sel].sum() / pr[sel].sum()) - 10 * np.log10(pe.sum() / pr.sum())
+    assert tilted["band_err_1_2"] == pytest.approx(ref, abs=1e-9)

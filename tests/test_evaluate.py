@@ -69,3 +69,12 @@ def test_cli_prints_tables_and_writes_json(tiny_corpus, tmp_path, capsys):
     assert set(payload["overall"]) == {"noisy", "wiener", "oracle IRM"}
     with pytest.raises(SystemExit):
         evaluate.main(["--corpus", str(tiny_corpus.root), "--baselines", "magic"])
+
+
+def test_score_expands_the_band_diagnostics(items):
+    clean, noisy = items[0].load()
+    out = evaluate.score(noisy, clean, which=["si_sdr", "level_db", "absent_db", "band_err"])
+    assert {"si_sdr", "level_db", "absent_db"} <= set(out)
+    assert [k for k in out if k.startswith("band_err_")] == ["band_err_0_1", "band_err_1_2", "band_err_2_4",
+                                                            "band_err_4_8"]
+    assert all(isinstance(v, float) for v in out.values())

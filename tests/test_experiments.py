@@ -1,6 +1,7 @@
 """Tests of sedemo.experiments: the run definitions are valid and a run round-trips."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sedemo import experiments, losses, models, train
@@ -48,3 +49,86 @@ def test_compare_needs_the_difference_to_exceed_the_spread():
     assert experiments.compare(t, "b", "a", "si_sdr") == "worse"
     assert experiments.compare(t, "a", "c", "si_sdr") == "no supported difference"
     assert experiments.compare(t, "a", "b", "cd") == "better"  # lower cepstral distance is better
+
+
+def test_compare_needs_two_seeds_when_the_table_says_how_many():
+    import pandas as pd
+
+    cols = pd.MultiIndex.from_tuples([("si_sdr", "mean"), ("si_sdr", "std"), ("seeds", "n")])
+    t = pd.DataFrame([[6.0, float("nan"), 1], [5.0, 0.1, 3], [4.0, 0.1, 3]], index=["one", "a", "b"], columns=cols)
+    assert experiments.compare(t, "one", "a", "si_sdr") == "one seed: untested"
+    assert experiments.compare(t, "a", "b", "si_sdr") == "better"
+
+
+def test_a_run_shared_by_two_claims_is_trained_once(tiny_corpus, tmp_path):
+    first = experiments.Run("C7", "SI-SDR", "lstm_mask", "si_sdr", seed=0, steps=2, overrides={"hidden": 8})
+    same = experiments.Run("C8", "SI-SDR (C8)", "lstm_mask", "si_sdr", seed=0, steps=2, overrides={"hidden": 8})
+    other = experiments.Run("C8", "seed 1", "lstm_mask", "si_sdr", seed=1, steps=2, overrides={"hidden": 8})
+    assert first.fingerprint == same.fingerprint != other.fingerprint
+    p1 = experiments.run(first, tmp_path, corpus=str(tiny_corpus.root), which=("si_sdr", "level_db", "band_err"))
+    p2 = experiments.run(same, tmp_path, corpus=str(tiny_corpus.root))
+    import json
+
+    a, b = json.loads(p1.read_text()), json.loads(p2.read_text())
+    assert b["reused_from"] == p1.name and b["rows"] == a["rows"] and b["run"]["label"] == "SI-SDR (C8)"
+    assert "band_err_4_8" in a["rows"][1] and "level_db" in a["rows"][1]
+    # seed 0 keeps a listening excerpt of the 0 dB item, copied for the reusing run
+    ex1, ex2 = experiments.excerpt_path(tmp_path, first), experiments.excerpt_path(tmp_path, same)
+    assert ex1.exists() and ex2.read_bytes() == ex1.read_bytes()
+    assert a["excerpt"]["item"] == experiments.excerpt_item(tiny_corpus.items("test")).id
+
+
+def test_architecture_comparison_is_parameter_matched():
+    runs = experiments.experiment("ARCH", seeds=(0,))
+    assert [r.model for r in runs] == ["crn", "gcrn", "gcrn_1dec", "gcrn_mag", "gcrn_magphase"]
+    n = {r.model: models.count_parameters(models.build_model(r.model, **{**experiments.LITE[r.model], **r.overrides}))
+         for r in runs}
+    assert abs(n["gcrn_1dec"] - n["gcrn"]) / n["gcrn"] < 0.01  # one wider decoder vs two (C11)
+    assert n["gcrn_magphase"] == n["gcrn"]
+    assert experiments.experiment("ARCH", seeds=(0, 1, 2)) == runs  # one seed only
+    # C1's architecture rows are the same trained models: trained once, reused
+    c1 = {r.model: r.fingerprint for r in experiments.experiment("C1") if r.model in ("crn", "gcrn")}
+    assert c1 == {r.model: r.fingerprint for r in runs if r.model in ("crn", "gcrn")}
+
+
+def test_one_seed_verdict_uses_twice_the_typical_spread():
+    import pandas as pd
+
+    cols = pd.MultiIndex.from_tuples([("si_sdr", "mean"), ("si_sdr", "std"), ("cd", "mean"), ("cd", "std")])
+    t = pd.DataFrame([[6.0, float("nan"), 3.0, float("nan")], [5.5, float("nan"), 3.5, float("nan")]],
+                     index=["a", "b"], columns=cols)
+    assert experiments.one_seed_verdict(t, "a", "b", "si_sdr", spread=0.2) == "better"
+    assert experiments.one_seed_verdict(t, "b", "a", "si_sdr", spread=0.2) == "worse"
+    assert experiments.one_seed_verdict(t, "a", "b", "si_sdr", spread=0.3) == "no supported difference"
+    assert experiments.one_seed_verdict(t, "a", "b", "cd", spread=0.1) == "better"  # lower CD is better
+
+
+def test_typical_spread_is_the_median_seed_std(tiny_corpus, tmp_path):
+    import statistics
+
+    for s in (0, 1):
+        for label, hidden in (("x", 8), ("y", 6)):
+            experiments.run(experiments.Run("C3", label, "lstm_mask", "sa", seed=s, steps=2,
+                                            overrides={"hidden": hidden}),
+                            tmp_path, corpus=str(tiny_corpus.root), which=("si_sdr",))
+    t = experiments.summary(experiments.load_results(tmp_path, "C3"), which=("si_sdr",))
+    expected = statistics.median([t.loc["x", ("si_sdr", "std")], t.loc["y", ("si_sdr", "std")]])
+    assert experiments.typical_spread("si_sdr", claims=("C3",), out_dir=tmp_path) == pytest.approx(expected)
+    assert np.isnan(experiments.typical_spread("si_sdr", claims=("C7",), out_dir=tmp_path))
+
+
+def test_verdict_words():
+    import pandas as pd
+
+    cols = pd.MultiIndex.from_tuples([(m, k) for m in ("si_sdr", "cd", "stoi") for k in ("mean", "std")])
+    t = pd.DataFrame([[7.0, 0.1, 4.0, 0.1, 0.70, 0.01],
+                      [6.0, 0.1, 5.0, 0.1, 0.80, 0.01],
+                      [6.95, 0.1, 4.05, 0.1, 0.705, 0.01]], index=["a", "b", "c"], columns=cols)
+    text, word = experiments.verdict(t, ["a"], "b", ("si_sdr", "cd"))
+    assert word == "agree" and "SI-SDR (dB): a 7.000 vs 6.000 (better)" in text
+    assert "CD (dB): a 4.000 vs 5.000 (better)" in text
+    assert experiments.verdict(t, ["a"], "b", ("si_sdr", "stoi"))[1] == "partly"
+    assert experiments.verdict(t, ["a"], "b", ("stoi",))[1] == "disagree"
+    assert experiments.verdict(t, ["a"], "c", ("si_sdr", "cd", "stoi"))[1] == "not confirmed"
+    # the best candidate is picked per metric, in the metric's direction
+    assert "CD (dB): a" in experiments.verdict(t, ["c", "a"], "b", ("cd",))[0]
