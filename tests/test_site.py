@@ -165,3 +165,43 @@ def test_page_weight_budget(page):
 def test_site_weight_budget():
     mb = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file()) / 1e6
     assert mb < SITE_BUDGET_MB, f"the site weighs {mb:.0f} MB (budget {SITE_BUDGET_MB:.0f} MB)"
+
+
+SHOTS = SITE.parent / "screenshots"
+RAW_MARKUP = ("```", ":::", "{admonition}", "{cite}", "{func}", "{mod}", "{ref}", "{class}", "$$", "\\frac",
+              "<div", "&lt;", "nbsp;")
+FIRST_SCREEN_JS = """
+const main = document.querySelector('main') || document.body;
+const h1 = main.querySelector('h1');
+const empty = Array.from(main.querySelectorAll('.cell_output')).filter(o => !o.innerText.trim()
+    && !o.querySelector('img, audio, svg, table, iframe, .sedemo-switcher'));
+return {title: h1 ? h1.innerText : '', text: main.innerText, empty: empty.length,
+        mathjax: main.querySelectorAll('mjx-container').length};
+"""
+
+
+@pytest.mark.parametrize("page", _pages())
+def test_first_screen_is_rendered(server, browser, page):
+    """A screenshot of each chapter's first screen (kept in ``_build/screenshots/`` to
+    look at) shows rendered content: a title, text, no raw MyST/LaTeX markup, no empty
+    output cells, and an image that is not blank."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    browser.get(f"{server}/{page}")
+    browser.execute_script("window.scrollTo(0, 0)")
+    SHOTS.mkdir(exist_ok=True)
+    png = browser.get_screenshot_as_png()
+    (SHOTS / (Path(page).stem + ".png")).write_bytes(png)
+    state = browser.execute_script(FIRST_SCREEN_JS)
+    assert state["title"].strip(), f"{page}: no rendered title"
+    raw = [m for m in RAW_MARKUP if m in state["text"]]
+    assert not raw, f"{page}: raw markup visible in the page text: {raw}"
+    assert state["empty"] == 0, f"{page}: {state['empty']} empty output cell(s)"
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+    assert pixels.std() > 10, f"{page}: the first screen is (nearly) blank"
+    # math typeset where the page has TeX (the LaTeX sources themselves are hidden)
+    if "\\(" in browser.page_source or "\\[" in browser.page_source:
+        assert state["mathjax"] > 0, f"{page}: TeX on the page but nothing typeset by MathJax"
