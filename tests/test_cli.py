@@ -33,6 +33,7 @@ def test_enhance_resamples_mixes_down_and_aligns(tmp_path, tiny_pretrained, spee
     offline = models.enhance(tiny_pretrained, mono16.astype(np.float32))
     assert np.abs(out - np.clip(offline, -1, 1)).max() < 2e-4  # 16-bit output quantisation
     assert summary["seconds"] == pytest.approx(len(mono16) / 16000)
+    assert 0 < summary["model_rtf"] <= summary["rtf"]  # the model's time is part of the command's
 
 
 def test_main_reports_clear_errors(tmp_path, tiny_pretrained, capsys):
