@@ -105,6 +105,13 @@ def enhance_file(input_path, output_path, model_name: str = DEFAULT_MODEL, block
             clipped += int(np.sum(np.abs(y) > 1.0))
             out.write(np.clip(y, -1.0, 1.0))
 
+        def timed(step, *args):  # a model call, its time added to model_seconds
+            nonlocal model_seconds
+            t_model = time.perf_counter()
+            y = step(*args)
+            model_seconds += time.perf_counter() - t_model
+            return y
+
         for block, info in _blocks(input_path, target_sr, block_seconds):
             if not told:
                 if info is not None and (info[0] != target_sr or info[1] != 1):
@@ -114,14 +121,8 @@ def enhance_file(input_path, output_path, model_name: str = DEFAULT_MODEL, block
             if not np.isfinite(block).all():
                 raise ValueError(f"{input_path} contains NaN or infinite samples; repair the file first")
             n_in += len(block)
-            t_model = time.perf_counter()
-            y = streamer.process(block.astype(np.float32))
-            model_seconds += time.perf_counter() - t_model
-            write(y)
-        t_model = time.perf_counter()
-        y = streamer.flush()
-        model_seconds += time.perf_counter() - t_model
-        write(y)
+            write(timed(streamer.process, block.astype(np.float32)))
+        write(timed(streamer.flush))
     seconds = n_in / target_sr
     elapsed = time.perf_counter() - t0
     if n_in == 0:

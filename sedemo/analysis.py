@@ -40,7 +40,7 @@ __all__ = [
     "NORMALISATIONS", "normalised_coefficients",
     "fit_gaussian", "fit_laplace", "fit_gennorm", "compare_fits", "qq_points",
     "white_noise_at_snr", "lowpass", "preemphasis", "delay", "random_phase", "score_table", "as_loss_scorer",
-    "level_difference_db", "absent_level_db", "BANDS_HZ", "band_level_errors",
+    "level_difference_db", "absent_level_db", "BANDS_HZ", "band_names", "band_level_errors",
 ]
 
 
@@ -292,6 +292,12 @@ def absent_level_db(estimate, reference, sample_rate: int = 16000) -> float:
 BANDS_HZ: tuple[tuple[float, float], ...] = ((0.0, 1000.0), (1000.0, 2000.0), (2000.0, 4000.0), (4000.0, 8000.0))
 
 
+def band_names(bands=BANDS_HZ) -> list[str]:
+    """Keys of :func:`band_level_errors` for ``bands`` (Hz): ``"band_err_<lo>_<hi>"`` in
+    kHz, e.g. ``band_err_0_1``. Chapter 6 (C7)."""
+    return [f"band_err_{lo / 1000:g}_{hi / 1000:g}" for lo, hi in bands]
+
+
 def band_level_errors(estimate, reference, sample_rate: int = 16000,
                       bands=BANDS_HZ) -> dict[str, float]:
     """Colouration: the level of the estimate minus that of the reference in each
@@ -300,17 +306,16 @@ def band_level_errors(estimate, reference, sample_rate: int = 16000,
     ``e_b = 10·log10(P̂_b / P_b) − 10·log10(P̂ / P)`` with ``P_b`` the band power of
     the Welch spectrum (512-point Hann segments) and ``P`` the total power. A flat
     (uncoloured) estimate gives 0 dB in every band whatever its gain; a tilt shows
-    up as a slope across bands (claim C7). Keys ``"band_err_<lo>_<hi>"`` in kHz
-    (e.g. ``band_err_0_1``). ``(L,)`` signals. Chapter 6.
+    up as a slope across bands (claim C7). Keys: :func:`band_names`. ``(L,)`` signals.
+    Chapter 6.
     """
     e, r = _pair(estimate, reference, "band_level_errors")
     f, pe = signal.welch(e, fs=sample_rate, nperseg=512)
     _, pr = signal.welch(r, fs=sample_rate, nperseg=512)
     total = 10.0 * np.log10(max(pe.sum(), 1e-30) / max(pr.sum(), 1e-30))
     out = {}
-    for lo, hi in bands:
+    for (lo, hi), name in zip(bands, band_names(bands)):
         sel = (f >= lo) & (f < hi) if hi < sample_rate / 2 else (f >= lo)
-        name = f"band_err_{lo / 1000:g}_{hi / 1000:g}"
         out[name] = float(10.0 * np.log10(max(pe[sel].sum(), 1e-30) / max(pr[sel].sum(), 1e-30)) - total)
     return out
 

@@ -1,4 +1,5 @@
-"""The trained experiments of chapter 6 (claims C1-C8): definitions, runner, results.
+"""The trained experiments of chapter 6 (claims C1-C8) and chapter 5's architecture
+comparison (``"ARCH"``, claims C10-C11): definitions, runner, results.
 
 Each claim is a set of *runs*: one model configuration trained with one loss and one
 seed for a fixed budget, then evaluated on a fixed, balanced subset of the test split.
@@ -87,8 +88,8 @@ def experiment(claim: str, seeds=(0, 1, 2), steps: int = 600) -> list[Run]:
                ("lstm_mask, context ±5", "lstm_mask", "compressed", {"context": 5, "right_context": 5}, {}),
                ("lstm_mask, loss SA", "lstm_mask", "sa", {}, {}),
                ("lstm_mask, loss SI-SDR", "lstm_mask", "si_sdr", {}, {}),
-               # the architecture swaps cost ten times an LSTM run: one seed, read against
-               # the LSTM rows' seed spread
+               # the architecture swaps cost several times an LSTM run: one seed, read
+               # against the LSTM rows' seed spread
                ("crn, compressed", "crn", "compressed", {}, {}, (0,)),
                ("gcrn, compressed", "gcrn", "compressed", {}, {}, (0,))],
         # C2: L1 vs L2 on time-domain samples, one time-domain model
@@ -146,13 +147,14 @@ def excerpt_item(items):
     return at0[0] if at0 else sorted(items, key=lambda it: it.id)[0]
 
 
-def _reuse(r: Run, out_dir: Path) -> dict | None:
-    """An existing result of another claim with ``r``'s fingerprint, if any."""
+def _reuse(r: Run, out_dir: Path) -> tuple[dict, Run] | None:
+    """An existing result of another claim with ``r``'s fingerprint, if any: the
+    result relabelled for ``r`` (marked ``"reused_from"``) and the run that made it."""
     for p in sorted(out_dir.glob("*__*.json")):
         res = json.loads(p.read_text())
-        other = Run(**{k: v for k, v in res["run"].items()})
+        other = Run(**res["run"])
         if other.fingerprint == r.fingerprint and other.key != r.key:
-            return {**res, "run": asdict(r), "reused_from": p.name}
+            return {**res, "run": asdict(r), "reused_from": p.name}, other
     return None
 
 
@@ -166,6 +168,7 @@ def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = Non
     training the same model twice. Seed 0 also writes the enhanced
     :func:`excerpt_item` (first :data:`EXCERPT_SECONDS` s) to
     ``out_dir/audio/<claim>__<label>.flac``. Returns the result path."""
+    import shutil
     import tempfile
 
     import torch
@@ -177,10 +180,13 @@ def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = Non
     if path.exists() and not force:
         return path
     if not force:
-        reused = _reuse(r, out_dir)
-        if reused is not None:
+        found = _reuse(r, out_dir)
+        if found is not None:
+            reused, source = found
             _write_json(path, reused)
-            _copy_excerpt(reused["reused_from"], r, out_dir)
+            source_excerpt = excerpt_path(out_dir, source)
+            if r.seed == 0 and "excerpt" in reused and source_excerpt.exists():
+                shutil.copyfile(source_excerpt, excerpt_path(out_dir, r))
             return path
     torch.set_num_threads(1)
     overrides = {**LITE.get(r.model, {}), **r.overrides}
@@ -198,8 +204,7 @@ def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = Non
     payload = {"run": asdict(r), "model_overrides": overrides, "parameters": models.count_parameters(model),
                "train_seconds": seconds, "command": cfg.command(), "log": result["log"], "rows": rows}
     if r.seed == 0:
-        item = write_excerpt_references(out_dir, items)
-        clean, noisy = item.load()
+        item, clean, noisy = write_excerpt_references(out_dir, items)
         n = int(EXCERPT_SECONDS * 16000)
         audio.save(excerpt_path(out_dir, r), np.asarray(enhancer(noisy, clean))[:n], 16000)
         payload["excerpt"] = {"item": item.id, "seconds": EXCERPT_SECONDS}
@@ -211,7 +216,8 @@ def write_excerpt_references(out_dir: str | Path, items):
     """Write the noisy and clean :func:`excerpt_item` of ``items`` (first
     :data:`EXCERPT_SECONDS` s) to ``out_dir/audio/excerpt_{noisy,clean}.flac`` unless
     they exist, so that chapter 6 plays the input the committed excerpts were made
-    from even when its own corpus differs. Returns the item."""
+    from even when its own corpus differs. Returns the item and its (whole) clean and
+    noisy signals."""
     from . import audio
 
     item = excerpt_item(items)
@@ -221,7 +227,7 @@ def write_excerpt_references(out_dir: str | Path, items):
     for name, x in (("noisy", noisy), ("clean", clean)):
         if not (folder / f"excerpt_{name}.flac").exists():
             audio.save(folder / f"excerpt_{name}.flac", np.asarray(x)[:n], 16000)
-    return item
+    return item, clean, noisy
 
 
 def load_excerpts(claim: str, out_dir: str | Path | None = None) -> dict:
@@ -250,18 +256,14 @@ def claim_summary(claim: str, out_dir: str | Path | None = None, which=RUN_METRI
     res = load_results(out_dir, claim)
     if not res or {r["run"]["label"] for r in res} != {r.label for r in experiment(claim)}:
         return None
+    from .analysis import band_names
+
     cols = []
     for m in which:
-        cols += [f"band_err_{lo / 1000:g}_{hi / 1000:g}" for lo, hi in _bands()] if m == "band_err" else [m]
+        cols += band_names() if m == "band_err" else [m]
     table = summary(res, which=tuple(cols))
     order = list(dict.fromkeys(r.label for r in experiment(claim)))
     return table.loc[order]
-
-
-def _bands():
-    from .analysis import BANDS_HZ
-
-    return BANDS_HZ
 
 
 def verdict(table, candidates: list[str], baseline: str, metrics=("pesq_wb", "stoi", "si_sdr")) -> tuple[str, str]:
@@ -271,33 +273,29 @@ def verdict(table, candidates: list[str], baseline: str, metrics=("pesq_wb", "st
     on some, better on none), ``"partly"`` (better on some, worse on others) or ``"not
     confirmed"`` (no difference the seeds support), as chapter 6's summary table
     words it."""
-    parts, wins, losses_ = [], 0, 0
+    parts, outcomes = [], []
     for m in metrics:
         sign = 1 if HIGHER_IS_BETTER.get(m, True) else -1
         best = max(candidates, key=lambda lab: sign * table.loc[lab, (m, "mean")])
-        v = compare(table, best, baseline, m)
-        wins += v == "better"
-        losses_ += v == "worse"
+        outcomes.append(compare(table, best, baseline, m))
         parts.append(f"{METRIC_LABELS.get(m, m)}: {best} {table.loc[best, (m, 'mean')]:.3f} vs "
-                     f"{table.loc[baseline, (m, 'mean')]:.3f} ({v})")
-    word = ("agree" if wins and not losses_ else "disagree" if losses_ and not wins else
-            "partly" if wins else "not confirmed")
-    return "; ".join(parts), word
+                     f"{table.loc[baseline, (m, 'mean')]:.3f} ({outcomes[-1]})")
+    return "; ".join(parts), verdict_word(outcomes)
+
+
+def verdict_word(outcomes) -> str:
+    """One word for per-metric outcomes of :func:`compare` / :func:`one_seed_verdict`:
+    ``"agree"`` (some "better", no "worse"), ``"disagree"`` (some "worse", no
+    "better"), ``"partly"`` (both) or ``"not confirmed"`` (neither). Chapters 5, 6."""
+    outcomes = list(outcomes)
+    better, worse = "better" in outcomes, "worse" in outcomes
+    return ("agree" if better and not worse else "disagree" if worse and not better else
+            "partly" if better else "not confirmed")
 
 
 def excerpt_path(out_dir: str | Path, r: Run) -> Path:
     """Where seed-0 run ``r`` keeps its listening excerpt (FLAC, 16 kHz)."""
     return Path(out_dir) / "audio" / (r.key.rsplit("__seed", 1)[0] + ".flac")
-
-
-def _copy_excerpt(source_json: str, r: Run, out_dir: Path) -> None:
-    import shutil
-
-    src = json.loads((out_dir / source_json).read_text())
-    if r.seed == 0 and "excerpt" in src:
-        src_path = excerpt_path(out_dir, Run(**src["run"]))
-        if src_path.exists():
-            shutil.copyfile(src_path, excerpt_path(out_dir, r))
 
 
 def _write_json(path: Path, payload: dict) -> None:
@@ -375,10 +373,15 @@ def compare(table, a: str, b: str, metric: str) -> str:
     ma, mb = table.loc[a, (metric, "mean")], table.loc[b, (metric, "mean")]
     sa, sb = table.loc[a, (metric, "std")], table.loc[b, (metric, "std")]
     spread = (0.0 if sa != sa else sa) + (0.0 if sb != sb else sb)  # NaN std (one seed) counts as 0
-    diff = (ma - mb) if HIGHER_IS_BETTER.get(metric, True) else (mb - ma)
-    if abs(ma - mb) <= spread:
+    return _decide(ma, mb, spread, metric)
+
+
+def _decide(ma: float, mb: float, margin: float, metric: str) -> str:
+    """``"better"``/``"worse"`` (in ``metric``'s direction) when means ``ma`` and ``mb``
+    differ by more than ``margin``, else ``"no supported difference"``."""
+    if not abs(ma - mb) > margin:
         return "no supported difference"
-    return "better" if diff > 0 else "worse"
+    return "better" if (ma > mb) == HIGHER_IS_BETTER.get(metric, True) else "worse"
 
 
 def plot_metrics(table, metrics, ax=None, title: str | None = None):
@@ -414,7 +417,7 @@ def listening(claim: str, out_dir: str | Path | None = None, mode: str | None = 
     Returns :func:`sedemo.widgets.switcher`'s output. Chapter 6."""
     import matplotlib.pyplot as plt
 
-    from . import metrics, plots, widgets
+    from . import analysis, metrics, plots, widgets
 
     clips = load_excerpts(claim, out_dir)
     if "clean" not in clips:
@@ -431,8 +434,7 @@ def listening(claim: str, out_dir: str | Path | None = None, mode: str | None = 
         if label != "clean":
             scores = {"SI-SDR (dB)": metrics.si_sdr(estimate=x, reference=clean),
                       "PESQ-WB": metrics.pesq(estimate=x, reference=clean, sample_rate=16000),
-                      "level vs clean (dB)": 10 * np.log10(np.sum(np.square(x, dtype=np.float64))
-                                                           / np.sum(np.square(clean, dtype=np.float64)))}
+                      "level vs clean (dB)": analysis.level_difference_db(x, clean)}
         return [fig, {label: x}, scores] if scores else [fig, {label: x}]
 
     return widgets.switcher(order, render, label=f"{claim}: model trained with", sample_rate=16000, mode=mode)
@@ -457,7 +459,4 @@ def one_seed_verdict(table, a: str, b: str, metric: str, spread: float) -> str:
     """``"better"``/``"worse"`` when run ``a`` differs from ``b`` on ``metric`` by more
     than twice ``spread`` (:func:`typical_spread`; two seeds' spreads added, as in
     :func:`compare`), else ``"no supported difference"``. For one-seed runs."""
-    ma, mb = table.loc[a, (metric, "mean")], table.loc[b, (metric, "mean")]
-    if not abs(ma - mb) > 2 * spread:
-        return "no supported difference"
-    return "better" if (ma > mb) == HIGHER_IS_BETTER.get(metric, True) else "worse"
+    return _decide(table.loc[a, (metric, "mean")], table.loc[b, (metric, "mean")], 2 * spread, metric)
