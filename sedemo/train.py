@@ -60,7 +60,7 @@ from .stft import istft, stft
 
 __all__ = [
     "TrainConfig", "train", "load_pairs", "sample_batch", "make_loss", "mag_phase_loss",
-    "LOSS_ALIASES", "available_losses", "waveform_losses", "read_log", "main",
+    "LOSS_ALIASES", "available_losses", "waveform_losses", "read_log", "chain_logs", "main",
 ]
 
 _CKPT_FORMAT = "sedemo-train-checkpoint"
@@ -86,7 +86,11 @@ class TrainConfig:
     ``valid_pesq`` (items that also get PESQ), ``out`` (folder; ``{model}`` is
     replaced), ``resume`` (continue from ``out/checkpoint.pt``), ``corpus`` (corpus
     root, None: the default), ``max_train_items``, ``dynamic_mix``, ``export``
-    (also write the final model there), ``progress`` (tqdm bar).
+    (also write the final model there), ``progress`` (tqdm bar), ``init_from`` (a
+    model file of :func:`sedemo.models.save` or a training checkpoint whose weights
+    start this run: fine-tuning with a fresh optimizer and schedule; the source's
+    training command is kept in the result's metadata so the chain stays
+    reproducible; ignored when ``resume`` finds a checkpoint).
     """
 
     model: str = "gcrn"
@@ -120,6 +124,7 @@ class TrainConfig:
     dynamic_mix: bool = False
     export: str | None = None
     progress: bool = True
+    init_from: str | None = None
 
     def __post_init__(self):
         if self.model not in M.MODELS:
@@ -489,8 +494,10 @@ def _set_rng_state(rng: np.random.Generator, st: dict) -> None:
     random.setstate((st["python_version"], tuple(st["python"]), st["python_gauss"]))
 
 
-def _save_checkpoint(path: Path, model, opt, sched, step, rng, seconds, cfg, last_valid):
+def _save_checkpoint(path: Path, model, opt, sched, step, rng, seconds, cfg, last_valid, init=None):
     extra = {"step": step, "train_config": asdict(cfg), "command": cfg.command(), "valid": last_valid}
+    if init:
+        extra["init"] = init
     ck = {
         "format": _CKPT_FORMAT,
         "model": M.model_payload(model, extra),
@@ -502,9 +509,34 @@ def _save_checkpoint(path: Path, model, opt, sched, step, rng, seconds, cfg, las
         "train_config": M._plain(asdict(cfg)),
         "last_valid": M._plain(last_valid),
     }
+    if init:
+        ck["init"] = M._plain(init)
     tmp = path.with_suffix(".tmp")
     torch.save(ck, tmp)
     tmp.replace(path)
+
+
+def _init_weights(model, path, device) -> dict:
+    """Copy the weights of the model file or training checkpoint ``path`` into ``model``.
+
+    The source must hold the same model name and configuration. Returns what the
+    fine-tuned model records about its start: path, source step, command and, if the
+    source was itself fine-tuned, its own ``init`` (the whole chain)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"init_from: {path} does not exist; train the first stage first "
+                                "(see scripts/train_models.sh)")
+    src = M.load(path, map_location=device)
+    if src.name != model.name or asdict(src.config) != asdict(model.config):
+        raise ValueError(f"init_from: {path} holds a {src.name!r} model with config {asdict(src.config)}, "
+                         f"which does not match {model.name!r} with {asdict(model.config)}")
+    model.load_state_dict(src.state_dict())
+    model.train()
+    ex = getattr(src, "extra", {}) or {}
+    info = {"path": str(path), "step": ex.get("step"), "command": ex.get("command")}
+    if ex.get("init"):
+        info["init"] = ex["init"]
+    return info
 
 
 def read_log(path) -> list[dict]:
@@ -521,6 +553,30 @@ def _truncate_log(path: Path, step: int) -> None:
         return
     keep = [r for r in read_log(path) if r.get("step", 0) <= step]
     path.write_text("".join(json.dumps(r) + "\n" for r in keep))
+
+
+def chain_logs(runs: Sequence, out=None) -> list[dict]:
+    """One log for a model trained in stages (each stage started ``init_from`` the last).
+
+    ``runs``: run folders or ``log.jsonl`` files, first stage first. Each stage's
+    ``step`` and ``seconds`` are shifted by the previous stages' last values, and every
+    record gets ``"stage"`` (1, 2, ...), so a plot shows one curve over the total number
+    of steps. Written to ``out`` (a ``.jsonl`` path) when given. Chapter 5 (the GCRN's
+    training curve, ``sedemo/pretrained/gcrn.log.jsonl``).
+    """
+    chained, step0, sec0 = [], 0, 0.0
+    for stage, run in enumerate(runs, start=1):
+        recs = read_log(run)
+        if not recs:
+            raise ValueError(f"chain_logs: {run} has no log records")
+        for r in recs:
+            chained.append({**r, "step": r["step"] + step0, "seconds": round(r.get("seconds", 0.0) + sec0, 3),
+                            "stage": stage})
+        step0 = chained[-1]["step"]
+        sec0 = max(r["seconds"] for r in chained)
+    if out is not None:
+        Path(out).write_text("".join(json.dumps(r) + "\n" for r in chained))
+    return chained
 
 
 # --------------------------------------------------------------------------- training
@@ -574,6 +630,7 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
     vset = _valid_set(valid_pairs, cfg.n_valid, cfg.valid_seconds, scfg.sample_rate)
 
     step, seconds_before, last_valid = 0, 0.0, {}
+    init_info = None
     if cfg.resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=True)
         if ck.get("format") != _CKPT_FORMAT:
@@ -585,9 +642,13 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
         sched.load_state_dict(ck["scheduler"])
         _set_rng_state(rng, ck["rng"])
         step, seconds_before, last_valid = int(ck["step"]), float(ck["seconds"]), dict(ck["last_valid"])
+        init_info = ck.get("init")
         _truncate_log(log_path, step)
-    elif log_path.exists():
-        log_path.unlink()  # a fresh run: a fresh log
+    else:
+        if log_path.exists():
+            log_path.unlink()  # a fresh run: a fresh log
+        if cfg.init_from:
+            init_info = _init_weights(model, cfg.init_from, device)
     (out / "config.json").write_text(json.dumps({**asdict(cfg), "command": cfg.command()}, indent=1))
 
     t0 = time.perf_counter()
@@ -630,12 +691,14 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
             last_valid = _validate(model, loss_fn, vset, cfg, device)
             log({"step": step, "kind": "valid", **last_valid, "seconds": round(elapsed(), 3)})
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            _save_checkpoint(ckpt_path, model, opt, sched, step, rng, elapsed(), cfg, last_valid)
+            _save_checkpoint(ckpt_path, model, opt, sched, step, rng, elapsed(), cfg, last_valid, init_info)
     bar.close()
 
     extra = {"step": step, "command": cfg.command(), "train_config": asdict(cfg), "valid": last_valid,
              "seconds": round(elapsed(), 1), "n_train_items": len(train_pairs),
              "parameters": M.count_parameters(model)}
+    if init_info:
+        extra["init"] = init_info
     M.save(model, out / "model.pt", extra)
     if cfg.export:
         M.save(model, cfg.export, extra)
@@ -686,6 +749,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--export", default=d.export, help="also save the final model here "
                    "(e.g. sedemo/pretrained/gcrn.pt)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=d.progress)
+    p.add_argument("--init-from", default=d.init_from, help="start from the weights of this model "
+                   "file or training checkpoint (fine-tuning: fresh optimizer and schedule)")
     return p
 
 

@@ -214,3 +214,45 @@ def test_cosine_decay_start_keeps_the_constant_part():
     with pytest.raises(ValueError, match="decay_start"):
         T.TrainConfig(steps=100, decay_start=100)
     assert "--decay-start 60" in T.TrainConfig(steps=100, lr_schedule="cosine", decay_start=60).command()
+
+
+def test_init_from_fine_tunes_and_keeps_the_chain(tmp_path):
+    pairs = fake_pairs()
+    first = T.train(tiny_config(tmp_path / "s1", steps=4), pairs, [])
+    start = _state(first["model"])
+    # zero steps are not allowed; one step at lr 0 must leave the weights as they were
+    second = T.train(tiny_config(tmp_path / "s2", steps=2, lr=0.0, seed=1,
+                                 init_from=str(tmp_path / "s1" / "model.pt")), pairs, [])
+    for k, v in _state(second["model"]).items():
+        if "running" in k or "num_batches" in k:
+            continue  # BatchNorm statistics do move in training mode
+        assert torch.equal(v, start[k]), k
+    m = M.load(tmp_path / "s2" / "model.pt")
+    assert m.extra["init"]["step"] == 4
+    assert m.extra["init"]["command"] == M.load(tmp_path / "s1" / "model.pt").extra["command"]
+    assert m.extra["init"]["command"].startswith("python -m sedemo.train --model gcrn --tiny --steps 4")
+    assert "--init-from" in m.extra["command"]
+    # a third stage keeps the whole chain
+    T.train(tiny_config(tmp_path / "s3", steps=2, init_from=str(tmp_path / "s2" / "checkpoint.pt")), pairs, [])
+    chain = M.load(tmp_path / "s3" / "model.pt").extra["init"]
+    assert chain["step"] == 2 and chain["init"]["step"] == 4
+    # refuses another model or config, and a missing file
+    with pytest.raises(ValueError, match="does not match"):
+        T.train(tiny_config(tmp_path / "x", model="crn", steps=2, init_from=str(tmp_path / "s1" / "model.pt")),
+                pairs, [])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        T.train(tiny_config(tmp_path / "y", steps=2, init_from=str(tmp_path / "nope.pt")), pairs, [])
+
+
+def test_chain_logs_shifts_steps_and_seconds(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text(json.dumps({"step": 5, "kind": "train", "seconds": 2.0}) + "\n"
+                 + json.dumps({"step": 10, "kind": "valid", "seconds": 4.0}) + "\n")
+    b.write_text(json.dumps({"step": 3, "kind": "train", "seconds": 1.5}) + "\n")
+    out = tmp_path / "ab.jsonl"
+    chained = T.chain_logs([a, b], out)
+    assert [(r["step"], r["seconds"], r["stage"]) for r in chained] == [(5, 2.0, 1), (10, 4.0, 1), (13, 5.5, 2)]
+    assert T.read_log(out) == chained
+    b.write_text("")
+    with pytest.raises(ValueError, match="no log records"):
+        T.chain_logs([a, b])
