@@ -509,8 +509,6 @@ def _save_checkpoint(path: Path, model, opt, sched, step, rng, seconds, cfg, las
         "train_config": M._plain(asdict(cfg)),
         "last_valid": M._plain(last_valid),
     }
-    if init:
-        ck["init"] = M._plain(init)
     tmp = path.with_suffix(".tmp")
     torch.save(ck, tmp)
     tmp.replace(path)
@@ -551,8 +549,11 @@ def read_log(path) -> list[dict]:
 def _truncate_log(path: Path, step: int) -> None:
     if not path.exists():
         return
-    keep = [r for r in read_log(path) if r.get("step", 0) <= step]
-    path.write_text("".join(json.dumps(r) + "\n" for r in keep))
+    _write_log(path, [r for r in read_log(path) if r.get("step", 0) <= step])
+
+
+def _write_log(path, records) -> None:
+    Path(path).write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
 def chain_logs(runs: Sequence, out=None) -> list[dict]:
@@ -575,7 +576,7 @@ def chain_logs(runs: Sequence, out=None) -> list[dict]:
         step0 = chained[-1]["step"]
         sec0 = max(r["seconds"] for r in chained)
     if out is not None:
-        Path(out).write_text("".join(json.dumps(r) + "\n" for r in chained))
+        _write_log(out, chained)
     return chained
 
 
@@ -642,7 +643,7 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
         sched.load_state_dict(ck["scheduler"])
         _set_rng_state(rng, ck["rng"])
         step, seconds_before, last_valid = int(ck["step"]), float(ck["seconds"]), dict(ck["last_valid"])
-        init_info = ck.get("init")
+        init_info = ck["model"]["extra"].get("init")  # the chain of a fine-tuned run
         _truncate_log(log_path, step)
     else:
         if log_path.exists():

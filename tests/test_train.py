@@ -220,7 +220,7 @@ def test_init_from_fine_tunes_and_keeps_the_chain(tmp_path):
     pairs = fake_pairs()
     first = T.train(tiny_config(tmp_path / "s1", steps=4), pairs, [])
     start = _state(first["model"])
-    # zero steps are not allowed; one step at lr 0 must leave the weights as they were
+    # two steps at lr 0 must leave the weights as they were
     second = T.train(tiny_config(tmp_path / "s2", steps=2, lr=0.0, seed=1,
                                  init_from=str(tmp_path / "s1" / "model.pt")), pairs, [])
     for k, v in _state(second["model"]).items():
@@ -232,10 +232,14 @@ def test_init_from_fine_tunes_and_keeps_the_chain(tmp_path):
     assert m.extra["init"]["command"] == M.load(tmp_path / "s1" / "model.pt").extra["command"]
     assert m.extra["init"]["command"].startswith("python -m sedemo.train --model gcrn --tiny --steps 4")
     assert "--init-from" in m.extra["command"]
+    # a resumed fine-tuning run keeps its chain (read back from the checkpoint)
+    T.train(tiny_config(tmp_path / "s2", steps=3, lr=0.0, seed=1, resume=True,
+                        init_from=str(tmp_path / "s1" / "model.pt")), pairs, [])
+    assert M.load(tmp_path / "s2" / "model.pt").extra["init"] == m.extra["init"]
     # a third stage keeps the whole chain
     T.train(tiny_config(tmp_path / "s3", steps=2, init_from=str(tmp_path / "s2" / "checkpoint.pt")), pairs, [])
     chain = M.load(tmp_path / "s3" / "model.pt").extra["init"]
-    assert chain["step"] == 2 and chain["init"]["step"] == 4
+    assert chain["step"] == 3 and chain["init"]["step"] == 4  # s2 was resumed to 3 steps
     # refuses another model or config, and a missing file
     with pytest.raises(ValueError, match="does not match"):
         T.train(tiny_config(tmp_path / "x", model="crn", steps=2, init_from=str(tmp_path / "s1" / "model.pt")),
