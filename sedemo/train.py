@@ -13,6 +13,8 @@ What it does, step by step:
   ``dynamic_mix=True`` re-mixes on the fly: the clean crop of one item plus the
   noise (``noisy - clean``) of another random item, scaled by a random gain of
   ±5 dB (new mixtures every step; the SNR range widens by ±5 dB).
+  ``speed_perturb`` also plays each clean crop at a random speed (0.9-1.1 for 0.1),
+  which shifts pitch and formants: more voices from few training speakers.
 * **loss**: any name of :data:`sedemo.losses.LOSSES` (through
   :func:`sedemo.losses.get_loss`, options from ``loss_options``), plus the short
   aliases of :data:`LOSS_ALIASES` (``compressed``, ``mse_spec``) and ``mag_phase``
@@ -59,7 +61,7 @@ from . import models as M
 from .stft import istft, stft
 
 __all__ = [
-    "TrainConfig", "train", "load_pairs", "sample_batch", "make_loss", "mag_phase_loss",
+    "TrainConfig", "train", "load_pairs", "sample_batch", "speed_factors", "make_loss", "mag_phase_loss",
     "LOSS_ALIASES", "available_losses", "waveform_losses", "read_log", "chain_logs", "main",
 ]
 
@@ -85,7 +87,8 @@ class TrainConfig:
     valid items), ``valid_seconds`` (crop of each valid item, None: whole),
     ``valid_pesq`` (items that also get PESQ), ``out`` (folder; ``{model}`` is
     replaced), ``resume`` (continue from ``out/checkpoint.pt``), ``corpus`` (corpus
-    root, None: the default), ``max_train_items``, ``dynamic_mix``, ``export``
+    root, None: the default), ``max_train_items``, ``dynamic_mix``, ``speed_perturb``
+    (random speed of each clean crop, see :func:`sample_batch`), ``export``
     (also write the final model there), ``progress`` (tqdm bar), ``init_from`` (a
     model file of :func:`sedemo.models.save` or a training checkpoint whose weights
     start this run: fine-tuning with a fresh optimizer and schedule; the source's
@@ -122,6 +125,7 @@ class TrainConfig:
     corpus: str | None = None
     max_train_items: int | None = None
     dynamic_mix: bool = False
+    speed_perturb: float = 0.0
     export: str | None = None
     progress: bool = True
     init_from: str | None = None
@@ -138,6 +142,7 @@ class TrainConfig:
                 raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
         if self.segment <= 0:
             raise ValueError(f"segment must be > 0 seconds, got {self.segment}")
+        speed_factors(self.speed_perturb)  # raises on a value outside [0, 0.5)
 
     @property
     def out_dir(self) -> Path:
@@ -205,28 +210,67 @@ def _crop(x: np.ndarray, start: int, length: int) -> np.ndarray:
     return np.pad(seg, (0, length - len(seg))) if len(seg) < length else seg
 
 
+def speed_factors(speed_perturb: float) -> list[float]:
+    """The speed factors ``k/20`` within ``[1 - speed_perturb, 1 + speed_perturb]``.
+
+    ``speed_perturb=0.1`` gives ``[0.9, 0.95, 1.0, 1.05, 1.1]`` (the 0.9/1.0/1.1 speed
+    perturbation of Ko et al., 2015, "Audio augmentation for speech recognition", on a
+    finer grid). Used by :func:`sample_batch`; chapter 5 (training the GCRN).
+    """
+    if not 0.0 <= speed_perturb < 0.5:
+        raise ValueError(f"speed_perturb must be in [0, 0.5), got {speed_perturb}")
+    lo, hi = int(np.ceil(20 * (1 - speed_perturb) - 1e-9)), int(np.floor(20 * (1 + speed_perturb) + 1e-9))
+    return [k / 20 for k in range(lo, hi + 1)]
+
+
+def _speed_crop(c: np.ndarray, rng: np.random.Generator, length: int, factor: float) -> np.ndarray:
+    """A random crop of ``c`` played ``factor`` times faster: ``ceil(length*factor)``
+    samples resampled by ``20/round(20*factor)`` (polyphase, :func:`scipy.signal.resample_poly`),
+    so pitch, formants and tempo all scale by ``factor``. Returns ``length`` samples."""
+    from scipy.signal import resample_poly
+
+    down = int(round(20 * factor))
+    n_read = int(np.ceil(length * down / 20))
+    start = int(rng.integers(0, max(1, len(c) - n_read + 1)))
+    seg = _crop(c, start, n_read)
+    if down != 20:
+        seg = resample_poly(seg, 20, down).astype(np.float32)
+    return _crop(seg, 0, length)
+
+
 def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: int, length: int,
-                 dynamic_mix: bool = False):
+                 dynamic_mix: bool = False, speed_perturb: float = 0.0):
     """A random batch: ``(clean, noisy)`` float32 arrays ``(batch_size, length)``.
 
     Each row: a random item, a random crop of ``length`` samples (zero-padded when
     the item is shorter). With ``dynamic_mix`` the noise (``noisy - clean``) of
     another random item, randomly cropped and scaled by ``U(-5, 5)`` dB, replaces
-    the item's own noise. Only ``rng`` is used, so the batches are reproducible.
+    the item's own noise. With ``speed_perturb > 0`` (e.g. 0.1) each clean crop is
+    also played at a random speed of :func:`speed_factors` (pitch, formants and
+    tempo change together: new voices from few training speakers) and the noise is
+    added unchanged, so ``noisy - clean`` is always a crop of real noise. Only
+    ``rng`` is used, so the batches are reproducible; ``speed_perturb=0`` draws
+    exactly the batches of earlier versions.
     """
+    factors = speed_factors(speed_perturb) if speed_perturb else None
     clean = np.zeros((batch_size, length), np.float32)
     noisy = np.zeros((batch_size, length), np.float32)
     for b in range(batch_size):
         c, n = pairs[int(rng.integers(len(pairs)))]
         start = int(rng.integers(0, max(1, len(c) - length + 1)))
-        clean[b] = _crop(c, start, length)
+        if factors is None:
+            clean[b] = _crop(c, start, length)
+        else:
+            clean[b] = _speed_crop(c, rng, length, factors[int(rng.integers(len(factors)))])
         if dynamic_mix:
             c2, n2 = pairs[int(rng.integers(len(pairs)))]
             s2 = int(rng.integers(0, max(1, len(c2) - length + 1)))
             gain = 10.0 ** (rng.uniform(-5.0, 5.0) / 20.0)
             noisy[b] = clean[b] + gain * (_crop(n2, s2, length) - _crop(c2, s2, length))
-        else:
+        elif factors is None:
             noisy[b] = _crop(n, start, length)
+        else:
+            noisy[b] = clean[b] + (_crop(n, start, length) - _crop(c, start, length))
     return clean, noisy
 
 
@@ -667,7 +711,8 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
     running, n_running = 0.0, 0
     bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc=f"train {cfg.model}")
     while step < cfg.steps:
-        clean, noisy = sample_batch(train_pairs, rng, cfg.batch_size, seg_len, cfg.dynamic_mix)
+        clean, noisy = sample_batch(train_pairs, rng, cfg.batch_size, seg_len, cfg.dynamic_mix,
+                                    cfg.speed_perturb)
         batch = _batch_dict(torch.from_numpy(clean).to(device), torch.from_numpy(noisy).to(device), scfg)
         out_d = model.estimate(_model_input(model, batch))
         loss = loss_fn(out_d, batch)
@@ -747,6 +792,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", default=d.corpus, help="corpus root (default: the book's corpus)")
     p.add_argument("--max-train-items", type=int, default=d.max_train_items)
     p.add_argument("--dynamic-mix", action=argparse.BooleanOptionalAction, default=d.dynamic_mix)
+    p.add_argument("--speed-perturb", type=float, default=d.speed_perturb,
+                   help="play each clean crop at a random speed in [1-S, 1+S] (steps of 0.05), "
+                   "e.g. 0.1; 0: off")
     p.add_argument("--export", default=d.export, help="also save the final model here "
                    "(e.g. sedemo/pretrained/gcrn.pt)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=d.progress)

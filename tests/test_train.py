@@ -110,6 +110,38 @@ def test_sample_batch():
     assert cm.shape == nm.shape and not np.array_equal(nm - cm, np.zeros_like(cm))
 
 
+
+def test_speed_factors():
+    assert T.speed_factors(0.1) == [0.9, 0.95, 1.0, 1.05, 1.1]
+    assert T.speed_factors(0.0) == [1.0]
+    with pytest.raises(ValueError, match="speed_perturb"):
+        T.speed_factors(0.7)
+    with pytest.raises(ValueError, match="speed_perturb"):
+        T.TrainConfig(speed_perturb=-0.1)
+
+
+def test_speed_perturb_shifts_pitch_and_keeps_the_noise():
+    """A 500-Hz tone played at a random speed of 0.9..1.1 peaks at 500*factor Hz (the FFT
+    peak of a 1-s crop, 1-Hz bins), and noisy - clean stays the unchanged noise crop."""
+    t = np.arange(3 * SR) / SR
+    tone = (0.5 * np.sin(2 * np.pi * 500 * t)).astype(np.float32)
+    noise = (0.01 * np.random.default_rng(0).standard_normal(len(t))).astype(np.float32)
+    pairs = [(tone, tone + noise)]
+    c, n = T.sample_batch(pairs, np.random.default_rng(3), 32, SR, speed_perturb=0.1)
+    peaks = np.argmax(np.abs(np.fft.rfft(c * np.hanning(SR), axis=1)), axis=1)  # Hz
+    allowed = {round(500 * f) for f in T.speed_factors(0.1)}
+    assert set(peaks.tolist()) <= allowed and len(set(peaks.tolist())) >= 3
+    residual = n - c
+    assert all(any(np.allclose(r, noise[s:s + SR], atol=1e-6) for s in range(0, len(t) - SR + 1))
+               for r in residual[:4])
+    # reproducible, and speed_perturb=0 is the old sampler
+    c2, _ = T.sample_batch(pairs, np.random.default_rng(3), 32, SR, speed_perturb=0.1)
+    assert np.array_equal(c, c2)
+    a, _ = T.sample_batch(pairs, np.random.default_rng(5), 4, 800)
+    b, _ = T.sample_batch(pairs, np.random.default_rng(5), 4, 800, speed_perturb=0.0)
+    assert np.array_equal(a, b)
+
+
 def _batch(model, seconds=0.25):
     s, n = fake_pairs(2, seconds=seconds)[0]
     ct, nt = torch.from_numpy(s)[None], torch.from_numpy(n)[None]
