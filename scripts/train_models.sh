@@ -12,20 +12,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 DEVICE=${DEVICE:-cpu}
-# The default GCRN is trained in three stages (the committed checkpoint stores every
+# The default GCRN is trained in four stages (the committed checkpoint stores every
 # command: model.extra["command"], model.extra["init"]["command"], and so on down the chain):
 #   1. from scratch: constant learning rate 1e-3 for 3600 steps, then a cosine decay to
 #      step 6000 (one thread);
 #   2. a warm restart (SGDR): the stage-1 weights, a fresh Adam, 100 warm-up steps to
 #      5e-4 and one cosine cycle over 9000 steps, another data seed (two threads);
 #   3. a second warm restart: batches of 16, a peak of 3e-4, one cosine cycle over 4500
-#      steps, a third data seed (two threads).
+#      steps, a third data seed (two threads);
+#   4. a third warm restart like stage 3 (4000 steps, a fourth data seed) with speed
+#      perturbation: each clean crop is played at 0.9-1.1 times its speed, which shifts
+#      pitch and formants (new voices from the two training speakers).
 # The folders are those the stored commands name (stage 1 was first run in runs/gcrn; the
 # folder does not affect the weights).
 STEPS_GCRN=${STEPS_GCRN:-6000}
 DECAY_GCRN=${DECAY_GCRN:-3600}
 STEPS_GCRN_FT=${STEPS_GCRN_FT:-9000}
 STEPS_GCRN_FT2=${STEPS_GCRN_FT2:-4500}
+STEPS_GCRN_FT3=${STEPS_GCRN_FT3:-4000}
 
 train() {  # name, out folder, steps, threads, extra args...
   local name=$1 out=$2 steps=$3 threads=$4
@@ -47,10 +51,13 @@ for model in "${@:-gcrn}"; do
       train gcrn runs/gcrn "$STEPS_GCRN_FT" 2 --lr 5e-4 --lr-schedule cosine --warmup 100 --seed 1 \
         --init-from runs/gcrn_stage1/model.pt
       train gcrn runs/gcrn_stage3 "$STEPS_GCRN_FT2" 2 --batch-size 16 --lr 3e-4 --lr-schedule cosine \
-        --warmup 100 --seed 2 --init-from runs/gcrn/model.pt --export sedemo/pretrained/gcrn.pt
+        --warmup 100 --seed 2 --init-from runs/gcrn/model.pt
+      train gcrn runs/gcrn_stage4 "$STEPS_GCRN_FT3" 2 --speed-perturb 0.1 --valid-pesq 16 \
+        --batch-size 16 --lr 3e-4 --lr-schedule cosine --warmup 100 --seed 3 \
+        --init-from runs/gcrn_stage3/model.pt --export sedemo/pretrained/gcrn.pt
       # one training curve for the book: the stages one after the other (steps and seconds shifted)
       $PY -c 'import sys; from sedemo import train; train.chain_logs(sys.argv[1:-1], sys.argv[-1])' \
-        runs/gcrn_stage1 runs/gcrn runs/gcrn_stage3 sedemo/pretrained/gcrn.log.jsonl
+        runs/gcrn_stage1 runs/gcrn runs/gcrn_stage3 runs/gcrn_stage4 sedemo/pretrained/gcrn.log.jsonl
       evaluate gcrn ;;
     *)
       train "$model" "runs/$model" "${STEPS:-2000}" 1 --lr-schedule constant \
