@@ -225,16 +225,17 @@ def speed_factors(speed_perturb: float) -> list[float]:
 
 def _speed_crop(c: np.ndarray, rng: np.random.Generator, length: int, factor: float) -> np.ndarray:
     """A random crop of ``c`` played ``factor`` times faster: ``ceil(length*factor)``
-    samples resampled by ``20/round(20*factor)`` (polyphase, :func:`scipy.signal.resample_poly`),
-    so pitch, formants and tempo all scale by ``factor``. Returns ``length`` samples."""
-    from scipy.signal import resample_poly
+    samples resampled by ``20/round(20*factor)`` (polyphase, :func:`sedemo.audio.resample`
+    from a nominal rate ``round(20*factor)`` to 20), so pitch, formants and tempo all scale
+    by ``factor``. Returns ``length`` samples."""
+    from .audio import resample
 
     down = int(round(20 * factor))
     n_read = int(np.ceil(length * down / 20))
     start = int(rng.integers(0, max(1, len(c) - n_read + 1)))
     seg = _crop(c, start, n_read)
     if down != 20:
-        seg = resample_poly(seg, 20, down).astype(np.float32)
+        seg = resample(seg, down, 20)
     return _crop(seg, 0, length)
 
 

@@ -110,7 +110,6 @@ def test_sample_batch():
     assert cm.shape == nm.shape and not np.array_equal(nm - cm, np.zeros_like(cm))
 
 
-
 def test_speed_factors():
     assert T.speed_factors(0.1) == [0.9, 0.95, 1.0, 1.05, 1.1]
     assert T.speed_factors(0.0) == [1.0]
