@@ -1,15 +1,15 @@
 """Per-frame time and cache memory of streaming self-attention vs stream length (claim C14).
 
 Streams ``--frames`` frames (default 5000 = 50 s at a 10 ms hop), one frame per
-``step``, through three layers of :mod:`sedemo.nn`:
+``step``, through three layers of :mod:`sedemo.layers`:
 
-* ``full``: :class:`sedemo.nn.CausalMultiheadAttention` without a window. The causal
+* ``full``: :class:`sedemo.layers.CausalMultiheadAttention` without a window. The causal
   mask removes the lookahead, but every past key and value must stay in the cache:
   memory grows linearly with the stream, and so does the work of each new frame
   (one dot product per cached key, plus copying the cache to append to it);
 * ``window``: the same layer with ``window=W``: the cache keeps the last ``W-1``
   frames, so memory and time per frame stop growing after ``W`` frames;
-* ``chunked``: :class:`sedemo.nn.ChunkedAttention` (Transformer-XL-like): chunks of
+* ``chunked``: :class:`sedemo.layers.ChunkedAttention` (Transformer-XL-like): chunks of
   ``C`` frames plus ``M`` memory chunks: bounded by ``(M+1)*C - 1`` cached frames.
 
 At each checkpoint (``--at``, default 100, 200, 500, 1000, 2000, 5000 frames) it
@@ -35,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sedemo.nn import CausalMultiheadAttention, ChunkedAttention, cache_nbytes  # noqa: E402
+from sedemo.layers import CausalMultiheadAttention, ChunkedAttention, state_nbytes  # noqa: E402
 from sedemo.streaming import cpu_name  # noqa: E402
 
 
@@ -44,18 +44,18 @@ def measure(layer, frames: int, checkpoints: list[int], span: int, d_model: int,
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(1, frames, d_model, generator=g)
     times, rows = [], []
-    cache = None
+    state = None
     todo = sorted(c for c in checkpoints if c <= frames)
     with torch.inference_mode():
         for t in range(frames):
             t0 = time.perf_counter()
-            _, cache = layer.step(x[:, t : t + 1], cache)
+            _, state = layer.step(x[:, t : t + 1], state)
             times.append(time.perf_counter() - t0)
             if todo and t + 1 == todo[0]:
                 recent = times[max(0, t + 1 - span) : t + 1]
-                keys = cache[0].shape[2] + (cache[2].shape[2] if len(cache) == 4 else 0)
+                keys = state[0].shape[2] + (state[2].shape[2] if len(state) == 4 else 0)
                 rows.append(dict(frames=t + 1, ms_per_frame=1000 * statistics.median(recent),
-                                 cache_kb=cache_nbytes(cache) / 1000, cached_frames=keys))
+                                 cache_kb=state_nbytes(state) / 1000, cached_frames=keys))
                 todo.pop(0)
     return rows
 

@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sedemo import models as M  # noqa: E402
+from sedemo import models as M# noqa: E402
 from sedemo.streaming import measure_rtf  # noqa: E402
 
 

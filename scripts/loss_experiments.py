@@ -8,7 +8,7 @@
 Each run trains a lite model with one loss and one seed on one CPU thread, evaluates
 it on a balanced subset of the test split and writes results/losses/<claim>__<label>__seed<k>.json.
 Existing results are skipped, so the command can be interrupted and rerun. The chapter
-reads the JSON files (sedemo.experiments.load_results / summary).
+reads the JSON files (sedemo.evaluation.experiments.load_results / summary).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sedemo import experiments  # noqa: E402
+from sedemo.evaluation import experiments# noqa: E402
 
 
 def _one(args):

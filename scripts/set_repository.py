@@ -12,17 +12,20 @@ What it writes:
   launch buttons (``launch_buttons.binderhub_url``: mybinder.org; ``colab_url``:
   Colab, for github.com repositories only, as the theme supports no other). With
   no URL (``--clear``, the committed default) all of them are off: no buttons, no
-  broken links. The theme's download button (.ipynb, .pdf) is on either way.
-* the install cell of every chapter notebook ``book/0*.ipynb``: its first code cell,
-  tagged ``remove-cell`` (hidden on the website), whose line ``REPOSITORY = "..."``
-  is what the cell installs sedemo from when it is missing (Colab, Binder). With an
-  empty ``REPOSITORY`` the cell tells the reader to ``pip install -e .`` from a clone.
-  ``--insert-missing`` adds the cell to chapters that lack it (after their first
-  Markdown cell); otherwise a chapter without it is an error.
+  broken links. The theme's download button is on either way.
+* the install cell of every chapter ``book/0*.md`` (MyST Markdown text notebooks, the
+  format of ``jupytext --to myst``): its first code cell, a ```{code-cell} with the
+  option ``:tags: [remove-cell]`` (hidden on the website), whose line
+  ``REPOSITORY = "..."`` is what the cell installs sedemo from when it is missing
+  (Colab, Binder). With an empty ``REPOSITORY`` the cell tells the reader to
+  ``pip install -e .`` from a clone. ``--insert-missing`` adds the cell to chapters
+  that lack it (after their first Markdown cell, the text before their first
+  ```{code-cell} or ``+++`` line); otherwise a chapter without it is an error.
 
-Running it twice with the same arguments changes nothing the second time. Only the
-Python standard library is used: the GitHub Pages workflow runs it before any
-virtual environment exists. Notebooks keep the formatting of ``scripts/nbtool.py``.
+Only the ``REPOSITORY`` line (and, where missing, the ``remove-cell`` tag) of a chapter
+changes: the rest of the file is kept byte for byte. Running it twice with the same
+arguments changes nothing the second time. Only the Python standard library is used:
+the GitHub Pages workflow runs it before any virtual environment exists.
 """
 from __future__ import annotations
 
@@ -32,12 +35,12 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER_GLOB = "0*.ipynb"
+CHAPTER_GLOB = "0*.md"
 INSTALL_TAG = "remove-cell"
-INSTALL_CELL_ID = "install"
 BINDER_URL = "https://mybinder.org"
 COLAB_URL = "https://colab.research.google.com"
 PROVIDERS = ("github", "gitlab", "bitbucket")  # what sphinx-book-theme recognises in a repository URL
@@ -59,7 +62,7 @@ except ImportError:
     import importlib
     importlib.invalidate_caches()
     from sedemo import data
-    data.build()  # the corpus: about a minute; synthetic speech where the Debian packages are absent
+    data.build()  # the corpus: about 5 minutes; synthetic speech where the Debian packages are absent
 '''
 
 
@@ -183,80 +186,220 @@ def _check_config(text: str, values) -> None:
             raise RuntimeError(f"writing the config failed: {'.'.join(path)} reads {node!r}, not {want!r}")
 
 
-# --------------------------------------------------------------------------- notebooks
+# --------------------------------------------------------------------------- chapters
+# A chapter is a jupytext MyST Markdown notebook: a YAML front matter (jupytext, kernelspec),
+# then Markdown, with code cells fenced as ```{code-cell} (options as ``:key: value`` lines
+# or a ``---`` YAML block, then a blank line, then the code) and Markdown cells split by
+# ``+++`` lines. Only what is needed to find and edit the install cell is parsed here.
+CODE_CELL_OPEN = re.compile(r"^(`{3,})\{code-cell\}")
+MARKDOWN_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+CELL_BREAK = re.compile(r"^\+\+\+(\s|$)")
+OPTION_LINE = re.compile(r"^:([\w-]+):(.*)$")
+FLOW_TAGS = re.compile(r"^(:?tags:[ \t]*)\[(.*)\][ \t]*$")
+
+
+class CodeCell(NamedTuple):
+    """A ```{code-cell} of a chapter: ``lines[start]`` opens it, ``lines[body:end]`` is
+    its code, ``lines[end]`` closes it; ``lines[start + 1:body]`` are its options."""
+    start: int
+    body: int
+    end: int
+    options: list[str]
+    source: str
+    tags: list[str] | None  # None: tags written in a form this script does not edit
+
+
+class Chapter(NamedTuple):
+    lines: list[str]
+    cells: list[CodeCell]
+    insert_at: int  # where a missing install cell goes: after the first Markdown cell
+    newline: str
+
+
+def _bare(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+def _closes(line: str, char: str, length: int) -> bool:
+    s = _bare(line).strip()
+    return len(s) >= length and set(s) == {char}
+
+
+def _parse_tags(option_lines: list[str]) -> list[str] | None:
+    """The ``tags`` of a cell's options; ``[]`` without tags, None when written otherwise
+    than as one flow list (``:tags: [a, b]`` or, in a YAML block, ``tags: [a, b]``)."""
+    for line in option_lines:
+        s = _bare(line).strip()
+        if s.startswith(("tags:", ":tags:")):
+            m = FLOW_TAGS.match(s)
+            if not m:
+                return None
+            return [t.strip().strip("'\"") for t in m.group(2).split(",") if t.strip()]
+    return []
+
+
+def _code_cell(lines: list[str], i: int, name: str) -> CodeCell:
+    fence = len(CODE_CELL_OPEN.match(lines[i]).group(1))
+    j = i + 1
+    if j < len(lines) and _bare(lines[j]).strip() == "---":  # a YAML block of options
+        j += 1
+        while j < len(lines) and _bare(lines[j]).strip() != "---":
+            j += 1
+        if j == len(lines):
+            raise UsageError(f"{name}:{i + 1}: the options of this code cell have no closing ---")
+        j += 1
+    else:
+        while j < len(lines) and OPTION_LINE.match(_bare(lines[j])):
+            j += 1
+        if j > i + 1 and j < len(lines) and not _bare(lines[j]).strip():
+            j += 1  # the blank line between the options and the code
+    body = j
+    while j < len(lines) and not _closes(lines[j], "`", fence):
+        j += 1
+    if j == len(lines):
+        raise UsageError(f"{name}:{i + 1}: this code cell is never closed (a line {'`' * fence})")
+    options = lines[i + 1:body]
+    source = "".join(lines[body:j])
+    return CodeCell(i, body, j, options, source.removesuffix("\n").removesuffix("\r"), _parse_tags(options))
+
+
+def parse_chapter(text: str, name: str) -> Chapter:
+    """Split a MyST Markdown notebook into what :func:`update_chapter` needs. Raises
+    :class:`UsageError` for a file that is not one."""
+    lines = text.splitlines(keepends=True)
+    if not lines or _bare(lines[0]).strip() != "---":
+        raise UsageError(f"{name}: not a MyST Markdown notebook (no front matter); convert a notebook "
+                         "with `jupytext --to myst`")
+    close = next((k for k in range(1, len(lines)) if _bare(lines[k]).strip() == "---"), None)
+    header = "".join(lines[1:close or 1])
+    if close is None or not re.search(r"^\s+format_name:\s*myst\s*$", header, re.MULTILINE) \
+            or not re.search(r"^kernelspec:", header, re.MULTILINE):
+        raise UsageError(f"{name}: its front matter is not that of a MyST Markdown notebook (jupytext "
+                         "text_representation with format_name: myst, and a kernelspec)")
+    cells: list[CodeCell] = []
+    breaks: list[int] = []  # the first line of every cell after the first Markdown cell
+    fence = None  # (character, length) of an open Markdown code fence or directive
+    i = close + 1
+    while i < len(lines):
+        line = _bare(lines[i])
+        if fence:
+            if _closes(line, *fence):
+                fence = None
+        elif CODE_CELL_OPEN.match(line):
+            cells.append(_code_cell(lines, i, name))
+            breaks.append(i)
+            i = cells[-1].end
+        elif CELL_BREAK.match(line):
+            breaks.append(i)
+        elif m := MARKDOWN_FENCE.match(line):
+            fence = (m.group(1)[0], len(m.group(1)))
+        i += 1
+    # After the first Markdown cell: before the first cell that follows it (or at the end).
+    # A chapter that opens with a code cell gets the install cell first; one that opens
+    # with ``+++`` (a Markdown cell with metadata) has that cell as its first.
+    insert_at = len(lines)
+    if breaks:
+        lead_blank = all(not _bare(ln).strip() for ln in lines[close + 1:breaks[0]])
+        opens_with_markdown_cell = lead_blank and CELL_BREAK.match(_bare(lines[breaks[0]]))
+        if not opens_with_markdown_cell:
+            insert_at = breaks[0]
+        elif len(breaks) > 1:
+            insert_at = breaks[1]
+    newline = "\r\n" if lines[0].endswith("\r\n") else "\n"
+    return Chapter(lines, cells, insert_at, newline)
+
+
 def install_cell_source(url: str) -> str:
-    """The install cell's source with ``REPOSITORY = url`` (no final newline, as nbtool writes)."""
+    """The install cell's code with ``REPOSITORY = url``, as jupytext reads it (no final newline)."""
     return REPOSITORY_LINE.sub(f"REPOSITORY = {json.dumps(url)}", INSTALL_CELL, count=1).rstrip("\n")
 
 
-def _source(cell) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+def has_repository_line(source: str) -> bool:
+    return any(REPOSITORY_LINE.fullmatch(line) for line in source.splitlines())
 
 
-def _lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
+def is_install_cell(source: str, tags) -> bool:
+    """Whether a code cell (its code and its tags) is the install cell."""
+    return has_repository_line(source) and INSTALL_TAG in (tags or [])
 
 
-def first_code_cell(nb: dict):
-    return next((c for c in nb["cells"] if c.get("cell_type") == "code"), None)
+def install_cell_text(url: str, newline: str = "\n") -> str:
+    """The install cell as a MyST code cell (what ``jupytext --to myst`` writes)."""
+    text = f"```{{code-cell}}\n:tags: [{INSTALL_TAG}]\n\n{install_cell_source(url)}\n```\n"
+    return text.replace("\n", newline)
 
 
-def is_install_cell(cell) -> bool:
-    return (cell is not None and cell.get("cell_type") == "code"
-            and REPOSITORY_LINE.search(_source(cell)) is not None)
+def _tagged_options(cell: CodeCell, name: str) -> list[str]:
+    """The options of ``cell`` with the tag ``remove-cell`` added."""
+    if cell.tags is None:
+        raise UsageError(f"{name}:{cell.start + 1}: the install cell's tags are not one list [..]; "
+                         f"tag it {INSTALL_TAG} by hand (:tags: [{INSTALL_TAG}])")
+    options = list(cell.options)
+    tags = ", ".join([*cell.tags, INSTALL_TAG])
+    for k, line in enumerate(options):
+        m = FLOW_TAGS.match(_bare(line).strip())
+        if m:
+            indent = line[:len(line) - len(line.lstrip())]
+            options[k] = f"{indent}{m.group(1)}[{tags}]{line[len(_bare(line)):]}"
+            return options
+    nl = "\r\n" if cell.options and cell.options[0].endswith("\r\n") else "\n"
+    if options and _bare(options[0]).strip() == "---":  # a YAML block
+        return [options[0], f"tags: [{tags}]{nl}", *options[1:]]
+    if not options:
+        return [f":tags: [{tags}]{nl}", nl]
+    return [f":tags: [{tags}]{nl}", *options]
 
 
-def update_notebook(nb: dict, url: str, insert_missing: bool, name: str) -> dict:
-    cell = first_code_cell(nb)
-    if not is_install_cell(cell):
+def update_chapter(text: str, url: str, insert_missing: bool, name: str) -> str:
+    """The chapter ``text`` with ``REPOSITORY = url`` in its install cell (inserted with
+    ``insert_missing`` when absent); nothing else changes."""
+    chapter = parse_chapter(text, name)
+    lines, nl = chapter.lines, chapter.newline
+    first = chapter.cells[0] if chapter.cells else None
+    if first is None or not has_repository_line(first.source):
+        installs = [c for c in chapter.cells if has_repository_line(c.source)]
+        if installs:
+            raise UsageError(f"{name}:{installs[0].start + 1}: the install cell exists but is not the "
+                             "first code cell; move it up")
         if not insert_missing:
             raise UsageError(
-                f"{name}: the first code cell is not the install cell (a code cell with the line "
-                'REPOSITORY = "..."); copy it from another chapter, or run again with --insert-missing'
-            )
-        if any(is_install_cell(c) for c in nb["cells"]):
-            raise UsageError(f"{name}: the install cell exists but is not the first code cell; move it up")
-        at = 1 if nb["cells"] and nb["cells"][0].get("cell_type") == "markdown" else 0
-        ids = {c.get("id") for c in nb["cells"]}
-        cell_id = INSTALL_CELL_ID if INSTALL_CELL_ID not in ids else f"{INSTALL_CELL_ID}-{len(ids)}"
-        cell = {"cell_type": "code", "metadata": {"tags": [INSTALL_TAG]}, "source": _lines(install_cell_source(url)),
-                "execution_count": None, "outputs": [], "id": cell_id}  # the key order of scripts/nbtool.py
-        nb["cells"].insert(at, cell)
-        return nb
-    src = _source(cell)
-    cell["source"] = _lines(REPOSITORY_LINE.sub(f"REPOSITORY = {json.dumps(url)}", src, count=1))
-    tags = cell.setdefault("metadata", {}).setdefault("tags", [])
-    if INSTALL_TAG not in tags:
-        tags.append(INSTALL_TAG)
-    return nb
-
-
-def dump_notebook(nb: dict) -> str:
-    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"  # as scripts/nbtool.py writes them
+                f"{name}: the first code cell is not the install cell (a code cell tagged {INSTALL_TAG} "
+                'with the line REPOSITORY = "..."); copy it from another chapter, or run again '
+                "with --insert-missing")
+        at = chapter.insert_at
+        before = "" if at == 0 or not _bare(lines[at - 1]).strip() else nl
+        if at == len(lines) and lines and not lines[-1].endswith("\n"):
+            before = nl + before
+        after = nl if at < len(lines) else ""
+        return "".join(lines[:at]) + before + install_cell_text(url, nl) + after + "".join(lines[at:])
+    for k in range(first.body, first.end):
+        if REPOSITORY_LINE.fullmatch(_bare(lines[k])):
+            lines[k] = f"REPOSITORY = {json.dumps(url)}{lines[k][len(_bare(lines[k])):]}"
+            break
+    if INSTALL_TAG not in (first.tags or []):
+        lines[first.start + 1:first.body] = _tagged_options(first, name)
+    return "".join(lines)
 
 
 # --------------------------------------------------------------------------- main
 def plan(url: str, branch: str, config: Path, book: Path, insert_missing: bool) -> dict[Path, tuple[str, str]]:
-    """``{path: (old text, new text)}`` for the config and every chapter notebook."""
+    """``{path: (old text, new text)}`` for the config and every chapter."""
     if not config.is_file():
         raise UsageError(f"no config file at {config}")
     chapters = sorted(book.glob(CHAPTER_GLOB))
     if not chapters:
-        raise UsageError(f"no chapter notebooks {book / CHAPTER_GLOB}")
+        raise UsageError(f"no chapters {book / CHAPTER_GLOB}")
     changes = {}
-    old = config.read_text(encoding="utf-8")
+    with config.open(encoding="utf-8", newline="") as f:
+        old = f.read()
     values = config_values(url, branch)
     new = set_yaml_values(old, values)
     _check_config(new, values)
     changes[config] = (old, new)
     for path in chapters:
-        old = path.read_text(encoding="utf-8")
-        try:
-            nb = json.loads(old)
-        except json.JSONDecodeError as err:
-            raise UsageError(f"{path} is not valid notebook JSON: {err}") from None
-        changes[path] = (old, dump_notebook(update_notebook(nb, url, insert_missing, str(path))))
+        with path.open(encoding="utf-8", newline="") as f:  # line endings as they are
+            old = f.read()
+        changes[path] = (old, update_chapter(old, url, insert_missing, str(path)))
     return changes
 
 
@@ -269,7 +412,7 @@ def main(argv=None) -> int:
     parser.add_argument("--branch", default="main", help="branch for launch and source links (default: %(default)s)")
     parser.add_argument("--config", type=Path, default=ROOT / "_config.yml", help="default: %(default)s")
     parser.add_argument("--book", type=Path, default=ROOT / "book",
-                        help=f"folder of the chapter notebooks {CHAPTER_GLOB} (default: %(default)s)")
+                        help=f"folder of the chapters {CHAPTER_GLOB} (default: %(default)s)")
     parser.add_argument("--insert-missing", action="store_true",
                         help="add the install cell to chapters that lack it, after their first Markdown cell")
     parser.add_argument("--dry-run", action="store_true", help="print the changes as a diff and write nothing")
@@ -291,7 +434,8 @@ def main(argv=None) -> int:
             sys.stdout.writelines(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
                                                        str(path), str(path)))
         else:
-            path.write_text(new, encoding="utf-8")
+            with path.open("w", encoding="utf-8", newline="") as f:
+                f.write(new)
     what = f"repository {url}" if url else "no repository (buttons and launch links off)"
     verb = "would change" if args.dry_run else "changed"
     print(f"{what}: {verb} {len(changed)} of {len(changes)} files", file=sys.stderr if args.dry_run else sys.stdout)

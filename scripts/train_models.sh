@@ -40,7 +40,7 @@ train() {  # name, out folder, steps, threads, extra args...
 }
 
 evaluate() {  # name
-  $PY -m sedemo.evaluate --models "$1" --baselines wiener noisereduce --oracle IRM \
+  $PY -m sedemo.evaluation --models "$1" --baselines wiener noisereduce --oracle IRM \
     --threads 1 --out "sedemo/pretrained/$1.metrics.json"
 }
 

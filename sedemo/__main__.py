@@ -30,7 +30,7 @@ def _blocks(path: Path, target_sr: int, block_seconds: float):
     import soundfile as sf
     from scipy.signal import resample_poly
 
-    from . import audio
+    from sedemo.dsp import audio
 
     try:
         handle = sf.SoundFile(str(path))
@@ -70,23 +70,28 @@ def enhance_file(input_path, output_path, model_name: str = DEFAULT_MODEL, block
     and has its length (at 16 kHz). Returns a summary dict: ``seconds`` of audio, ``rtf``
     (wall time of the whole command, decoding, resampling and writing included, over the
     audio duration), ``model_rtf`` (the same for the model's streaming calls alone, the
-    figure to compare with ``benchmarks/rtf.py``), ``clipped`` samples and ``model``."""
+    figure to compare with ``benchmarks/rtf.py``), ``clipped`` samples and ``model``.
+    Runs on ``threads`` torch threads (the previous count is restored). Chapter: 07_causality."""
+    from sedemo._utils import torch_threads
+
+    with torch_threads(threads):
+        return _enhance_file(Path(input_path), Path(output_path), model_name, block_seconds, log)
+
+
+def _enhance_file(input_path: Path, output_path: Path, model_name: str, block_seconds: float, log) -> dict:
     import time
 
     import soundfile as sf
-    import torch
 
-    from . import models
-    from .streaming import StreamingEnhancer
+    from sedemo import models
+    from sedemo.streaming import StreamingEnhancer
 
-    input_path, output_path = Path(input_path), Path(output_path)
     if not input_path.is_file():
         raise FileNotFoundError(f"input file not found: {input_path}")
     if output_path.resolve() == input_path.resolve():
         raise ValueError("OUTPUT must differ from INPUT (the input would be overwritten)")
     if model_name not in models.MODELS:
         raise ValueError(f"unknown model {model_name!r}; choose one of {sorted(models.MODELS)}")
-    torch.set_num_threads(threads)
     model = models.load_pretrained(model_name).eval()
     target_sr = model.stft_config.sample_rate
     streamer = StreamingEnhancer(model)

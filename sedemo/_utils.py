@@ -6,6 +6,7 @@ caller's type, so that NumPy in gives NumPy out.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -47,3 +48,32 @@ def check_finite(x: torch.Tensor, name: str) -> None:
             f"{name} contains {n_bad} NaN or infinite values; clean the signal "
             "(e.g. numpy.nan_to_num) or check how it was produced before calling this."
         )
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the ``with`` block on ``n`` intra-op torch threads and restore the previous
+    count afterwards (also on error); ``None`` or 0 leaves torch's setting alone."""
+    if not n:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Put ``model`` in ``eval()`` mode for the ``with`` block and restore its training
+    flag afterwards (only switched when needed: ``eval()`` walks every submodule)."""
+    was_training = getattr(model, "training", False)
+    if was_training:
+        model.eval()
+    try:
+        yield model
+    finally:
+        if was_training:
+            model.train(True)

@@ -1,6 +1,6 @@
 """A causality checker: perturb the future, measure how far back the output changes.
 
-Chapter 7 (``book/07_causality.ipynb``) runs every planted mistake of guidebook
+Chapter 7 runs every planted mistake of guidebook
 claims C12-C15 through :func:`check` and then fixes it.
 
 Method (test causality, don't claim it). The model is copied, switched to float64
@@ -39,7 +39,7 @@ model in train mode (dropout off) and in eval mode.
 Lookahead is not latency. :func:`check_waveform` measures the same thing on
 waveforms, in samples. An STFT followed by its exact inverse has *no* lookahead:
 the overlap-add reconstructs each sample from itself, whatever the framing
-(``torch.stft(center=True)`` or :func:`sedemo.stft.stft`). Its *algorithmic
+(``torch.stft(center=True)`` or :func:`sedemo.dsp.stft.stft`). Its *algorithmic
 latency* is still a whole window (20 ms for ``n_fft=320``): a sample can only be
 output once every frame covering it has been analysed, processed and added.
 As soon as anything is done per frame (a mask, a model), the index-aligned
@@ -48,13 +48,12 @@ waveform check shows it: output sample ``n`` then depends on input samples up to
 edge samples are 0 or tiny), i.e. the window length. Where the framing does
 matter is the analysis: a centred frame ``m`` (``center=True``), time-stamped at
 its centre ``m*hop``, reads ``n_fft/2 - 1`` samples ahead of its stamp (255
-samples = 16 ms for ``n_fft=512``), whereas :func:`sedemo.stft.stft`'s frame ``t``
+samples = 16 ms for ``n_fft=512``), whereas :func:`sedemo.dsp.stft.stft`'s frame ``t``
 ends at sample ``(t+1)*hop - 1``, its stamp, and reads nothing ahead (0): pass
 ``output_hop`` and ``frame_offset`` to check a waveform-to-frames function.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import html
 import math
@@ -63,6 +62,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+
+from sedemo._utils import torch_threads
 
 __all__ = [
     "CausalityReport",
@@ -90,6 +91,7 @@ class Probe:
     the outputs the perturbation should not touch in a causal model (future probes:
     outputs before ``position``; past probes: outputs after it).
     Positions are in the report's unit (frames or samples).
+    Chapter: 07_causality.
     """
 
     kind: str
@@ -115,6 +117,7 @@ class CausalityReport:
     ``train_eval_mismatch`` (see :func:`train_eval_mismatch`; ``None`` for plain
     functions), ``probes`` (every :class:`Probe`), ``notes`` (warnings in words).
     Properties: ``is_causal``, ``lookahead_ms``, ``receptive_field_ms``.
+    Chapter: 07_causality.
     """
 
     lookahead: int
@@ -219,20 +222,6 @@ class CausalityReport:
 
 
 # ---------------------------------------------------------------- internals
-
-
-@contextlib.contextmanager
-def _threads(n: int | None):
-    """Run with ``n`` intra-op threads (restored afterwards); ``None`` leaves torch's setting."""
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _as_inputs(example) -> list[torch.Tensor]:
@@ -417,6 +406,7 @@ def train_eval_mismatch(model, example, output_index=0, seed: int = 0) -> float 
     measures what normalisation layers do differently in the two modes (BatchNorm:
     batch statistics vs running statistics; claim C15). ``None`` when ``model`` is
     a plain function. The model itself is not modified. Chapter 7.
+    Chapter: 07_causality.
     """
     if not isinstance(model, nn.Module):
         return None
@@ -468,14 +458,15 @@ def check(model, example, time_dim=2, output_time_dim=None, n_probe: int | None 
     ``t + offset``). ``rtol``: an output counts as changed when it moves by more
     than ``rtol * max|y|``. ``num_threads``: torch threads during the check (default
     1: the check is many small forward passes, for which thread start-up costs more
-    than it saves, by 10-20x on a busy 2-core machine; ``None`` keeps the setting).
+    than it saves; ``None`` keeps the setting).
 
     Returns a :class:`CausalityReport` (see the module docstring for the method).
     Example: a ``Conv1d(kernel_size=3, padding=1)`` gives ``lookahead=1``,
     ``receptive_field=1``; ``CausalConv1d(kernel_size=3)`` gives 0 and 2.
     Chapter 7 (claims C12-C15).
+    Chapter: 07_causality.
     """
-    with _threads(num_threads):
+    with torch_threads(num_threads):
         return _check(model, example, time_dim, output_time_dim, n_probe, hop, sample_rate,
                       mode, align, output_index, rtol, seed)
 
@@ -547,7 +538,7 @@ def check_waveform(fn, length: int, sample_rate: int = 16000, *, output_hop: int
     (e.g. an STFT ``(batch, F, T)``): output frame ``j`` is time-stamped at input
     sample ``j*output_hop + frame_offset`` (``frame_offset = 0`` for frames stamped
     at their centre, as ``torch.stft(center=True)``; ``hop - 1`` for
-    :func:`sedemo.stft.stft`, whose frame ``t`` ends at sample ``(t+1)*hop - 1``).
+    :func:`sedemo.dsp.stft.stft`, whose frame ``t`` ends at sample ``(t+1)*hop - 1``).
     ``example``: a waveform ``(..., length)`` to use instead of white noise.
 
     Probes: ``n_probe`` positions spread over the signal plus ``block`` consecutive
@@ -558,13 +549,14 @@ def check_waveform(fn, length: int, sample_rate: int = 16000, *, output_hop: int
     ``sample_rate``.
 
     Expected values (tested, chapter 7): centred ``torch.stft`` with ``n_fft=512``
-    stamped at frame centres: 255 samples (16 ms at 16 kHz); :func:`sedemo.stft.stft`
+    stamped at frame centres: 255 samples (16 ms at 16 kHz); :func:`sedemo.dsp.stft.stft`
     stamped at frame ends: 0; any STFT -> iSTFT identity round trip: 0 (lookahead
     is not latency, see the module docstring); the same round trip with a spectral
     gain in between: the window length minus a few samples (``n_fft - 3`` for
     sedemo's square-root Hann).
+    Chapter: 07_causality.
     """
-    with _threads(num_threads):
+    with torch_threads(num_threads):
         return _check_waveform(fn, length, sample_rate, output_hop, frame_offset, output_time_dim,
                                n_probe, block, batch, example, mode, output_index, rtol, seed)
 
@@ -613,6 +605,7 @@ def gradient_map(model, example, time_dim=2, t_out: int = -1, output_time_dim=No
     ||J_t||_F^2``. A causal model gives exactly 0 for ``t > t_out``; the width of the
     non-zero region is the receptive field. The model is copied to float64 as in
     :func:`check` (``mode`` likewise). Chapter 7.
+    Chapter: 07_causality.
     """
     inputs = _as_inputs(example)
     td = time_dim[input_index] if isinstance(time_dim, (tuple, list)) else time_dim

@@ -1,11 +1,11 @@
 """Oracle time-frequency masks: IBM, IRM, IAM (SMM), PSM and the complex ratio mask.
 
-Chapter 3 (``book/03_masks.ipynb``) introduces the real-valued masks and
-their oracle upper bounds; chapter 4 (``book/04_phase.ipynb``) the complex
+Chapter 3 introduces the real-valued masks and
+their oracle upper bounds; chapter 4 the complex
 ratio mask (cIRM). The formulas are those of the book's notation section
-(``GUIDEBOOK.md`` section 3), one definition each.
+(the guidebook's definitions), one definition each.
 
-Notation: ``Y = S + N`` are complex STFTs (see :mod:`sedemo.stft`) of the mixture,
+Notation: ``Y = S + N`` are complex STFTs (see :mod:`sedemo.dsp.stft`) of the mixture,
 the clean speech and the noise, any shape ``(..., F, T)``; ``Δθ = θ_S − θ_Y``.
 
 * IBM  = ``1[10·log10(|S|²/|N|²) > LC]``                 (Wang, Narayanan & Wang 2014)
@@ -39,7 +39,7 @@ import numbers
 
 import torch
 
-from ._utils import ArrayLike, as_tensor, check_finite, like
+from sedemo._utils import ArrayLike, as_tensor, check_finite, like
 
 __all__ = [
     "ibm", "irm", "iam", "smm", "psm", "cirm", "uncompress_cirm", "apply_mask",
@@ -98,7 +98,7 @@ def _prepare(name: str, complex_needed: bool, **arrays: ArrayLike):
         if complex_needed and not t.is_complex():
             raise TypeError(
                 f"{name}() needs complex STFTs because the phase enters the formula; {key}= is a "
-                f"real {t.dtype} array. Compute it with sedemo.stft.stft(x), not its magnitude."
+                f"real {t.dtype} array. Compute it with sedemo.dsp.stft.stft(x), not its magnitude."
             )
         check_finite(t, f"{name}() {key}=")
         tensors[key] = t
@@ -139,6 +139,7 @@ def ibm(*, clean: ArrayLike, noise: ArrayLike, lc_db: float = 0.0):
 
     Reference: Wang, Narayanan & Wang, "On training targets for supervised speech
     separation", TASLP 2014. Chapter 3.
+    Chapter: 03_masks.
     """
     if not (_is_real_number(lc_db) and math.isfinite(lc_db)):
         raise ValueError(f"ibm(): lc_db must be a finite number of dB, got {lc_db!r}")
@@ -157,6 +158,7 @@ def irm(*, clean: ArrayLike, noise: ArrayLike, beta: float = 0.5):
     a real mask in [0, 1] of the same shape; 0 on silent bins (``|S| = |N| = 0``).
 
     Reference: Wang, Narayanan & Wang, TASLP 2014. Chapter 3.
+    Chapter: 03_masks.
     """
     _check_positive("irm", beta=beta)
     t, ref = _prepare("irm", False, clean=clean, noise=noise)
@@ -179,6 +181,7 @@ def iam(*, clean: ArrayLike, mixture: ArrayLike, max_value: float = 1.0):
 
     Reference: Wang, Narayanan & Wang, TASLP 2014 (IAM); Weninger et al.,
     GlobalSIP 2014 (SMM). Chapter 3.
+    Chapter: 03_masks.
     """
     _check_positive("iam", max_value=max_value)
     t, ref = _prepare("iam", False, clean=clean, mixture=mixture)
@@ -201,6 +204,7 @@ def psm(*, clean: ArrayLike, mixture: ArrayLike, max_value: float = 1.0):
     90°, hence the truncation at 0.
 
     Reference: Erdogan, Hershey, Watanabe & Le Roux, ICASSP 2015. Chapter 3.
+    Chapter: 03_masks.
     """
     _check_positive("psm", max_value=max_value)
     t, ref = _prepare("psm", True, clean=clean, mixture=mixture)
@@ -232,6 +236,7 @@ def cirm(*, clean: ArrayLike, mixture: ArrayLike, compress: bool = False, K: flo
 
     Reference: Williamson, Wang & Wang, "Complex ratio masking for monaural speech
     separation", TASLP 2016. Chapter 4.
+    Chapter: 04_phase.
     """
     _check_positive("cirm", K=K, C=C)
     t, ref = _prepare("cirm", True, clean=clean, mixture=mixture)
@@ -255,6 +260,7 @@ def uncompress_cirm(Mc: ArrayLike, K: float = 10.0, C: float = 0.1):
     ``|Re M|, |Im M| ≈ (1/C)·ln(2/UNCOMPRESS_MARGIN)`` (145.1 for ``C = 0.1``) and
     capped at that value beyond. Computed as the identical ``(2/C)·atanh(x/K)``.
     Returns the same shape and type as ``Mc``. Chapter 4.
+    Chapter: 04_phase.
     """
     _check_positive("uncompress_cirm", K=K, C=C)
     mt = as_tensor(Mc)
@@ -279,6 +285,7 @@ def apply_mask(mask: ArrayLike, mixture: ArrayLike):
     masked magnitude). The shapes must broadcast. Returns the enhanced STFT, torch
     if either input is a torch tensor, otherwise NumPy. A compressed cIRM must be
     passed through :func:`uncompress_cirm` first. Chapters 3 and 4.
+    Chapters: 03_masks, 04_phase.
     """
     m, y = as_tensor(mask), as_tensor(mixture)
     try:
@@ -304,9 +311,10 @@ def oracle_mask(name: str, *, clean: ArrayLike, noise: ArrayLike | None = None,
     arguments the mask's formula needs are passed on, with ``options`` (e.g.
     ``beta=1.0``). Convenient for tables: ``{k: oracle_mask(k, clean=S, noise=N)
     for k in ORACLE_MASKS}``. Chapters 3 and 4.
+    Chapters: 03_masks, 04_phase.
     """
     if name not in ORACLE_MASKS:
-        raise KeyError(f"unknown mask {name!r}; choose one of {list(ORACLE_MASKS)}")
+        raise ValueError(f"unknown mask {name!r}; choose one of {list(ORACLE_MASKS)}")
     if noise is None and mixture is None:
         raise TypeError(f"oracle_mask({name!r}) needs noise= or mixture= besides clean=")
     fn = ORACLE_MASKS[name]

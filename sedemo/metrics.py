@@ -1,8 +1,8 @@
 """Objective speech-quality and -intelligibility metrics: SNR, segSNR, SI-SDR,
 SD-SDR, PESQ, STOI/ESTOI and the LPC cepstral distance.
 
-Chapter 1 (``book/01_noisy_speech.ipynb``) defines every metric here and shows
-its pitfalls; chapters 3-7 use :func:`evaluate` for their result tables, and
+Chapter 1 defines every metric here and shows
+its pitfalls; chapters 3-7 use :func:`score` for their result tables, and
 chapter 6 (loss functions, claim C6) compares SNR, SI-SDR and SD-SDR under
 scale, filter and DC perturbations.
 
@@ -28,16 +28,17 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ._utils import ArrayLike, as_tensor, check_finite
+from sedemo._utils import ArrayLike, as_tensor, check_finite
 
 __all__ = [
     "snr", "seg_snr", "si_sdr", "sd_sdr", "pesq", "stoi", "cepstral_distance",
-    "evaluate", "METRICS", "MetricInfo",
+    "score", "METRICS", "MetricInfo",
 ]
 
 _SILENCE_RMS = 1e-7
@@ -58,7 +59,7 @@ def _to_float64(x: ArrayLike, name: str, metric: str) -> np.ndarray:
     if t.is_complex():
         raise TypeError(
             f"{metric}: {name} is complex ({t.dtype}); metrics take real waveforms. "
-            "Invert a spectrum first (sedemo.stft.istft)."
+            "Invert a spectrum first (sedemo.dsp.stft.istft)."
         )
     t = t.detach().cpu().to(torch.float64)
     if t.ndim != 1:
@@ -168,14 +169,15 @@ def snr(*, estimate: ArrayLike, reference: ArrayLike) -> float:
     Range: (-inf, +inf) dB; ``+inf`` for a perfect estimate, ``0`` dB for an
     all-zero estimate (the whole reference is "missing").
 
-    Used in chapter 1 (``book/01_noisy_speech.ipynb``: the input SNR of a mixture
+    Used in chapter 1 (01_noisy_speech: the input SNR of a mixture
     y = s + n) and chapter 6 (the SNR loss, claim C6).
 
     Pitfalls: not scale invariant: ``0.5 * s`` has an SNR of only 6.02 dB, and
     ``-s`` (polarity flip) gives -6.02 dB, although neither changes the waveform's shape; a DC
     offset or a one-sample delay also count as noise. For mixing at an SNR the
-    book uses the active speech level (``sedemo.audio``), not this whole-signal
+    book uses the active speech level (``sedemo.dsp.audio``), not this whole-signal
     ratio. See SI-SDR for a scale-invariant alternative.
+    Chapters: 01_noisy_speech, 06_losses.
     """
     est, ref, _ = _prepare(estimate, reference, "snr")
     return _db_ratio(float(np.sum(ref**2)), float(np.sum((ref - est) ** 2)))
@@ -211,6 +213,7 @@ def si_sdr(*, estimate: ArrayLike, reference: ArrayLike) -> float:
     Pitfalls: because it ignores the gain, an output that is 20 dB too quiet
     scores as well as a correctly scaled one (chapter 6, C7); it is also not
     invariant to filtering: a colouration or a delay of the estimate lowers it.
+    Chapters: 01_noisy_speech, 06_losses, 03_masks, 04_phase, 05_complex_mapping, 07_causality.
     """
     est, ref, _ = _prepare(estimate, reference, "si_sdr", zero_mean=True)
     _, target = _projection(est, ref)
@@ -235,6 +238,7 @@ def sd_sdr(*, estimate: ArrayLike, reference: ArrayLike) -> float:
     ``20 log10(|g| / |1 - g|)``, so a too-loud estimate (g = 2: +6.0 dB) scores
     better than a too-quiet one (g = 0.5: 0 dB). A DC offset is ignored (mean
     removal), unlike in :func:`snr`.
+    Chapters: 01_noisy_speech, 06_losses.
     """
     est, ref, _ = _prepare(estimate, reference, "sd_sdr", zero_mean=True)
     _, target = _projection(est, ref)
@@ -284,6 +288,7 @@ def seg_snr(
     that leaves noise in them, so clips with more silence score lower. An
     all-zero estimate gives 0 dB on active frames and ``max_db`` on exactly
     silent ones.
+    Chapter: 01_noisy_speech.
     """
     est, ref, rate = _prepare(estimate, reference, "seg_snr", sample_rate=sample_rate)
     frame = int(round(frame_ms * rate / 1000.0))
@@ -320,7 +325,7 @@ def pesq(
     does not matter.
 
     Range: about 1.04 to 4.64 (wb) and 1.02 to 4.55 (nb), the limits of the
-    MOS-LQO mappings; a perfect estimate reaches the top. Anchors (GUIDEBOOK §5):
+    MOS-LQO mappings; a perfect estimate reaches the top. Anchors (the guidebook's reference numbers):
     the VoiceBank-DEMAND noisy test set has PESQ-WB 1.97.
 
     Used in chapter 1 and the evaluation tables of chapters 3-7.
@@ -334,6 +339,7 @@ def pesq(
 
     Raises ``ValueError`` for an unsupported rate or mode, and turns the package's
     own errors (too short, no utterances detected, ...) into ``ValueError``.
+    Chapters: 01_noisy_speech, 03_masks, 04_phase, 05_complex_mapping, 06_losses, 07_causality.
     """
     est, ref, rate = _prepare(estimate, reference, "pesq", sample_rate=sample_rate)
     if mode not in ("wb", "nb"):
@@ -346,12 +352,12 @@ def pesq(
         raise ValueError(
             f"pesq: wide-band PESQ (mode='wb', ITU-T P.862.2) needs a sample rate of 16000 Hz, "
             f"got {rate}. Resample both signals first, e.g. "
-            f"sedemo.audio.resample(x, {rate}, 16000){extra}."
+            f"sedemo.dsp.audio.resample(x, {rate}, 16000){extra}."
         )
     if mode == "nb" and rate not in (8000, 16000):
         raise ValueError(
             f"pesq: narrow-band PESQ (mode='nb', ITU-T P.862) needs 8000 or 16000 Hz, got "
-            f"{rate}. Resample both signals first, e.g. sedemo.audio.resample(x, {rate}, 16000)."
+            f"{rate}. Resample both signals first, e.g. sedemo.dsp.audio.resample(x, {rate}, 16000)."
         )
     if not np.any(est):
         raise ValueError(
@@ -397,7 +403,7 @@ def stoi(
     and bands.
 
     Range: STOI in practice 0 to 1 (in theory -1 to 1); ESTOI in practice about
-    0 to 1. A perfect estimate gives 1. Anchor (GUIDEBOOK §5): VoiceBank-DEMAND
+    0 to 1. A perfect estimate gives 1. Anchor (the guidebook's reference numbers): VoiceBank-DEMAND
     noisy test set STOI 0.921. Used in chapter 1 and the evaluation tables of
     chapters 3-7; ESTOI also in chapter 6 (C8).
 
@@ -414,6 +420,7 @@ def stoi(
     estimate does in the reference's pauses does not count; the level of the
     estimate does not matter (normalisation). ESTOI adds machine-epsilon random
     noise inside pystoi, so repeated calls may differ in the last digits.
+    Chapters: 01_noisy_speech, 03_masks, 04_phase, 05_complex_mapping, 06_losses, 07_causality.
     """
     est, ref, rate = _prepare(estimate, reference, "stoi", sample_rate=sample_rate)
     from pystoi import stoi as pystoi_stoi
@@ -520,6 +527,7 @@ def cepstral_distance(
     shape): it ignores the level (any gain, c_0 is dropped), the fine (pitch)
     structure and the phase; silent frames are scored like the others, so a
     noisy pause can count as much as speech.
+    Chapters: 01_noisy_speech, 06_losses.
     """
     est, ref, rate = _prepare(estimate, reference, "cepstral_distance", sample_rate=sample_rate)
     if order is None:
@@ -548,55 +556,66 @@ def cepstral_distance(
 # ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class MetricInfo:
-    """How to show one metric in a table: display ``name``, ``unit`` ("dB" or ""
-    for a score), ``higher_is_better`` and the possible ``range`` (low, high)."""
+    """One metric in one place: display ``name``, ``unit`` ("dB", "MOS-LQO" or "" for a
+    score), ``higher_is_better``, the possible ``range`` (low, high) and ``compute``,
+    ``compute(estimate, reference, sample_rate) -> float`` with the settings the
+    book's tables use. Chapter: 01_noisy_speech."""
 
     name: str
     unit: str
     higher_is_better: bool
     range: tuple[float, float]
+    compute: Callable[[np.ndarray, np.ndarray, int], float] | None = None
+
+    @property
+    def label(self) -> str:
+        """Table heading: the name, with the unit when it is dB (``"SI-SDR (dB)"``)."""
+        return f"{self.name} (dB)" if self.unit == "dB" else self.name
 
 
 METRICS: dict[str, MetricInfo] = {
-    "pesq_wb": MetricInfo("PESQ-WB", "MOS-LQO", True, (1.04, 4.64)),
-    "pesq_nb": MetricInfo("PESQ-NB", "MOS-LQO", True, (1.02, 4.55)),
-    "stoi": MetricInfo("STOI", "", True, (0.0, 1.0)),
-    "estoi": MetricInfo("ESTOI", "", True, (0.0, 1.0)),
-    "si_sdr": MetricInfo("SI-SDR", "dB", True, (-math.inf, math.inf)),
-    "sd_sdr": MetricInfo("SD-SDR", "dB", True, (-math.inf, math.inf)),
-    "snr": MetricInfo("SNR", "dB", True, (-math.inf, math.inf)),
-    "seg_snr": MetricInfo("segSNR", "dB", True, (-10.0, 35.0)),
-    "cd": MetricInfo("CD", "dB", False, (0.0, 10.0)),
+    "pesq_wb": MetricInfo("PESQ-WB", "MOS-LQO", True, (1.04, 4.64),
+                          lambda e, r, sr: pesq(estimate=e, reference=r, sample_rate=sr, mode="wb")),
+    "pesq_nb": MetricInfo("PESQ-NB", "MOS-LQO", True, (1.02, 4.55),
+                          lambda e, r, sr: pesq(estimate=e, reference=r, sample_rate=sr, mode="nb")),
+    "stoi": MetricInfo("STOI", "", True, (0.0, 1.0),
+                       lambda e, r, sr: stoi(estimate=e, reference=r, sample_rate=sr)),
+    "estoi": MetricInfo("ESTOI", "", True, (0.0, 1.0),
+                        lambda e, r, sr: stoi(estimate=e, reference=r, sample_rate=sr, extended=True)),
+    "si_sdr": MetricInfo("SI-SDR", "dB", True, (-math.inf, math.inf),
+                         lambda e, r, sr: si_sdr(estimate=e, reference=r)),
+    "sd_sdr": MetricInfo("SD-SDR", "dB", True, (-math.inf, math.inf),
+                         lambda e, r, sr: sd_sdr(estimate=e, reference=r)),
+    "snr": MetricInfo("SNR", "dB", True, (-math.inf, math.inf), lambda e, r, sr: snr(estimate=e, reference=r)),
+    "seg_snr": MetricInfo("segSNR", "dB", True, (-10.0, 35.0),
+                          lambda e, r, sr: seg_snr(estimate=e, reference=r, sample_rate=sr)),
+    "cd": MetricInfo("CD", "dB", False, (0.0, 10.0),
+                     lambda e, r, sr: cepstral_distance(estimate=e, reference=r, sample_rate=sr)),
 }
-"""Keys of :func:`evaluate`'s result -> display information. STOI/ESTOI ranges are
-the practical ones; PESQ ranges are the limits of the MOS-LQO mappings."""
+"""The one table of the book's metrics: key -> :class:`MetricInfo` (name, unit,
+direction, range, how to compute it). STOI/ESTOI ranges are the practical ones; PESQ
+ranges are the limits of the MOS-LQO mappings. Chapter: 01_noisy_speech."""
 
 
-def evaluate(*, estimate: ArrayLike, reference: ArrayLike, sample_rate: int = 16000) -> dict:
-    """Every metric of this module for one (estimate, reference) pair.
+def score(*, estimate: ArrayLike, reference: ArrayLike, sample_rate: int = 16000,
+          which: Iterable[str] | None = None) -> dict:
+    """The metrics ``which`` (keys of :data:`METRICS`; default: all of them) for one
+    (estimate, reference) pair, as ``{key: float}``.
 
-    Returns ``{"pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "sd_sdr", "snr",
-    "seg_snr", "cd"}`` -> float, with default settings (PESQ-NB computed on the
-    16 kHz input, the package's P.862 narrow-band filter). Needs 16 kHz (PESQ-WB);
-    see :data:`METRICS` for units and directions. Used for the result tables of
-    chapters 1 and 3-7. Errors and the short-clip STOI warning are those of the
-    single metrics.
+    Default settings (PESQ-NB computed on the 16 kHz input, the package's P.862
+    narrow-band filter). Needs 16 kHz (PESQ-WB). Errors and the short-clip STOI
+    warning are those of the single metrics; an unknown key raises ``ValueError``
+    listing the valid ones. Used for the result tables of chapters 1 and 3-7.
+    Chapter: 01_noisy_speech.
     """
-    est, ref, rate = _prepare(estimate, reference, "evaluate", sample_rate=sample_rate)
+    keys = list(METRICS) if which is None else list(which)
+    unknown = [k for k in keys if k not in METRICS]
+    if unknown:
+        raise ValueError(f"score: unknown metric(s) {unknown}; choose from {sorted(METRICS)}")
+    est, ref, rate = _prepare(estimate, reference, "score", sample_rate=sample_rate)
     if rate != 16000:
         raise ValueError(
-            f"evaluate: needs 16000 Hz (wide-band PESQ), got {rate}; resample both signals "
-            f"first, e.g. sedemo.audio.resample(x, {rate}, 16000)."
+            f"score: needs 16000 Hz (wide-band PESQ), got {rate}; resample both signals "
+            f"first, e.g. sedemo.dsp.audio.resample(x, {rate}, 16000)."
         )
-    kw = dict(estimate=est, reference=ref)
-    return {
-        "pesq_wb": pesq(**kw, sample_rate=rate, mode="wb"),
-        "pesq_nb": pesq(**kw, sample_rate=rate, mode="nb"),
-        "stoi": stoi(**kw, sample_rate=rate),
-        "estoi": stoi(**kw, sample_rate=rate, extended=True),
-        "si_sdr": si_sdr(**kw),
-        "sd_sdr": sd_sdr(**kw),
-        "snr": snr(**kw),
-        "seg_snr": seg_snr(**kw, sample_rate=rate),
-        "cd": cepstral_distance(**kw, sample_rate=rate),
-    }
+    return {k: float(METRICS[k].compute(est, ref, rate)) for k in keys}

@@ -1,4 +1,4 @@
-"""Tests of sedemo.analysis (chapter 6): every measurement against an independent
+"""Tests of sedemo.evaluation.analysis (chapter 6): every measurement against an independent
 float64 re-derivation (closed-form gradients, NumPy loops, scipy.stats fits)."""
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import torch
 from conftest import speech_like
 from scipy import stats
 
-from sedemo import analysis, audio, losses, metrics
-from sedemo.stft import STFTConfig, stft
+from sedemo.evaluation import analysis
+from sedemo.dsp import audio
+from sedemo import losses, metrics
+from sedemo.dsp.stft import STFTConfig, stft
 
 SR = 16000
 LN10 = math.log(10.0)
@@ -244,7 +246,7 @@ def test_lowpass_and_preemphasis_and_delay():
 
 def test_random_phase_keeps_length_and_roughly_the_magnitude():
     s = speech_like(1.0)
-    r = analysis.random_phase(s, rng=0)
+    r = analysis.resynthesised_with_random_phase(s, rng=0)
     assert r.shape == s.shape and r.dtype == np.float64
     assert abs(metrics.snr(estimate=r, reference=s)) < 6  # the waveform is unrelated
     cfg = STFTConfig()

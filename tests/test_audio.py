@@ -1,4 +1,4 @@
-"""Tests of sedemo.audio: file i/o, resampling, validation, P.56 level, mixing."""
+"""Tests of sedemo.dsp.audio: file i/o, resampling, validation, P.56 level, mixing."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sedemo import audio
+from sedemo.dsp import audio
 
 SR = 16000
 ALLISON = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
@@ -142,7 +142,7 @@ def test_validate_passes_and_returns_tensor(speech):
     "x, kwargs, match",
     [
         (np.ones(100), dict(sample_rate=44100),
-         r"got 44100 Hz, this expects 16000 Hz: resample with sedemo\.audio\.resample\(x, 44100, 16000\)"),
+         r"got 44100 Hz, this expects 16000 Hz: resample with sedemo\.dsp\.audio\.resample\(x, 44100, 16000\)"),
         (np.ones((2, 100)), {}, r"shape \(2, 100\).*mix down to mono with x\.mean\(axis=0\)"),
         (np.ones((100, 2)), {}, r"mix down to mono with x\.mean\(axis=1\)"),
         (np.ones((1, 100)), {}, r"single channel.*reshape\(-1\)"),

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sedemo import baselines, metrics
+from sedemo.evaluation import baselines
+from sedemo import metrics
 
 
 def test_noise_tracker_follows_stationary_noise():

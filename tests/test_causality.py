@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sedemo import stft as sstft
+from sedemo.dsp import stft as sstft
 from sedemo.causality import CausalityReport, check, check_waveform, gradient_map, train_eval_mismatch
 
 T = 40  # frames: short examples keep every check well under a second

@@ -7,7 +7,8 @@ import soundfile as sf
 import torch
 
 from sedemo import __main__ as cli
-from sedemo import audio, models
+from sedemo.dsp import audio
+from sedemo import models
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from sedemo import audio, data
+from sedemo.dsp import audio
+from sedemo import data
+from sedemo.data.sources import _family
 
 TINY = data.CorpusConfig(n_train=6, n_valid=3, n_test_per_cell=1, synthetic_utterances_per_speaker=4)
 
@@ -49,8 +51,8 @@ def test_noise_family_split_is_deterministic_and_disjoint():
     for ntype, names in fams.items():
         splits = {a[n] for n in names}
         assert splits == {"train", "valid", "test"}
-    assert data._family("TraficHigh2") == data._family("TraficHigh3") == "TraficHigh"
-    assert data._family("carts_cart_moving.1") == "carts_cart_moving"
+    assert _family("TraficHigh2") == _family("TraficHigh3") == "TraficHigh"
+    assert _family("carts_cart_moving.1") == "carts_cart_moving"
 
 
 def test_synthetic_corpus_splits_and_exact_snr(synthetic_corpus):
@@ -128,7 +130,7 @@ def test_built_corpus_is_speaker_and_noise_disjoint():
     if c.source == "debian":
         assert c.speakers("test") == ["fr_CA_f_June"]
         assert set(c.speakers("train")) == {"en_US_f_Allison", "it_IT_m_Carlo"}
-    fam = {s: {data._family(n.split(":")[-1].rsplit(".", 1)[0]) for n in c.noise_sources(s)} for s in data.SPLITS}
+    fam = {s: {_family(n.split(":")[-1].rsplit(".", 1)[0]) for n in c.noise_sources(s)} for s in data.SPLITS}
     assert not (fam["train"] & fam["test"]) and not (fam["train"] & fam["valid"])
     with open(c.root / "manifest.csv") as fh:
         rows = list(csv.DictReader(fh))

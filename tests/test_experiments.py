@@ -1,10 +1,11 @@
-"""Tests of sedemo.experiments: the run definitions are valid and a run round-trips."""
+"""Tests of sedemo.evaluation.experiments: the run definitions are valid and a run round-trips."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sedemo import experiments, losses, models, train
+from sedemo.evaluation import experiments, verdicts
+from sedemo import losses, models, train
 
 
 @pytest.mark.parametrize("claim", experiments.CLAIMS)
@@ -45,10 +46,10 @@ def test_compare_needs_the_difference_to_exceed_the_spread():
     cols = pd.MultiIndex.from_tuples([("si_sdr", "mean"), ("si_sdr", "std"), ("cd", "mean"), ("cd", "std")])
     t = pd.DataFrame([[6.0, 0.2, 3.0, 0.1], [5.0, 0.3, 3.5, 0.1], [5.9, 0.3, 3.05, 0.1]],
                      index=["a", "b", "c"], columns=cols)
-    assert experiments.compare(t, "a", "b", "si_sdr") == "better"
-    assert experiments.compare(t, "b", "a", "si_sdr") == "worse"
-    assert experiments.compare(t, "a", "c", "si_sdr") == "no supported difference"
-    assert experiments.compare(t, "a", "b", "cd") == "better"  # lower cepstral distance is better
+    assert verdicts.compare(t, "a", "b", "si_sdr") == "better"
+    assert verdicts.compare(t, "b", "a", "si_sdr") == "worse"
+    assert verdicts.compare(t, "a", "c", "si_sdr") == "no supported difference"
+    assert verdicts.compare(t, "a", "b", "cd") == "better"  # lower cepstral distance is better
 
 
 def test_compare_needs_two_seeds_when_the_table_says_how_many():
@@ -56,8 +57,8 @@ def test_compare_needs_two_seeds_when_the_table_says_how_many():
 
     cols = pd.MultiIndex.from_tuples([("si_sdr", "mean"), ("si_sdr", "std"), ("seeds", "n")])
     t = pd.DataFrame([[6.0, float("nan"), 1], [5.0, 0.1, 3], [4.0, 0.1, 3]], index=["one", "a", "b"], columns=cols)
-    assert experiments.compare(t, "one", "a", "si_sdr") == "one seed: untested"
-    assert experiments.compare(t, "a", "b", "si_sdr") == "better"
+    assert verdicts.compare(t, "one", "a", "si_sdr") == "one seed: untested"
+    assert verdicts.compare(t, "a", "b", "si_sdr") == "better"
 
 
 def test_a_run_shared_by_two_claims_is_trained_once(tiny_corpus, tmp_path):
@@ -97,10 +98,10 @@ def test_one_seed_verdict_uses_twice_the_typical_spread():
     cols = pd.MultiIndex.from_tuples([("si_sdr", "mean"), ("si_sdr", "std"), ("cd", "mean"), ("cd", "std")])
     t = pd.DataFrame([[6.0, float("nan"), 3.0, float("nan")], [5.5, float("nan"), 3.5, float("nan")]],
                      index=["a", "b"], columns=cols)
-    assert experiments.one_seed_verdict(t, "a", "b", "si_sdr", spread=0.2) == "better"
-    assert experiments.one_seed_verdict(t, "b", "a", "si_sdr", spread=0.2) == "worse"
-    assert experiments.one_seed_verdict(t, "a", "b", "si_sdr", spread=0.3) == "no supported difference"
-    assert experiments.one_seed_verdict(t, "a", "b", "cd", spread=0.1) == "better"  # lower CD is better
+    assert verdicts.one_seed_verdict(t, "a", "b", "si_sdr", spread=0.2) == "better"
+    assert verdicts.one_seed_verdict(t, "b", "a", "si_sdr", spread=0.2) == "worse"
+    assert verdicts.one_seed_verdict(t, "a", "b", "si_sdr", spread=0.3) == "no supported difference"
+    assert verdicts.one_seed_verdict(t, "a", "b", "cd", spread=0.1) == "better"  # lower CD is better
 
 
 def test_typical_spread_is_the_median_seed_std(tiny_corpus, tmp_path):
@@ -124,11 +125,12 @@ def test_verdict_words():
     t = pd.DataFrame([[7.0, 0.1, 4.0, 0.1, 0.70, 0.01],
                       [6.0, 0.1, 5.0, 0.1, 0.80, 0.01],
                       [6.95, 0.1, 4.05, 0.1, 0.705, 0.01]], index=["a", "b", "c"], columns=cols)
-    text, word = experiments.verdict(t, ["a"], "b", ("si_sdr", "cd"))
+    text, word = verdicts.verdict(t, ["a"], "b", ("si_sdr", "cd"))
     assert word == "agree" and "SI-SDR (dB): a 7.000 vs 6.000 (better)" in text
     assert "CD (dB): a 4.000 vs 5.000 (better)" in text
-    assert experiments.verdict(t, ["a"], "b", ("si_sdr", "stoi"))[1] == "partly"
-    assert experiments.verdict(t, ["a"], "b", ("stoi",))[1] == "disagree"
-    assert experiments.verdict(t, ["a"], "c", ("si_sdr", "cd", "stoi"))[1] == "not confirmed"
+    assert verdicts.verdict(t, ["a"], "b", ("si_sdr", "stoi"))[1] == "partly"
+    assert verdicts.verdict(t, ["a"], "b", ("stoi",))[1] == "disagree"
+    assert verdicts.verdict(t, ["a"], "c", ("si_sdr", "cd", "stoi"))[1] == "not confirmed"
     # the best candidate is picked per metric, in the metric's direction
-    assert "CD (dB): a" in experiments.verdict(t, ["c", "a"], "b", ("cd",))[0]
+    assert "CD (dB): a" in verdicts.verdict(t, ["c", "a"], "b", ("cd",))[0]
+

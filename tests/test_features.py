@@ -1,12 +1,12 @@
-"""Tests of sedemo.features against independent float64 NumPy derivations."""
+"""Tests of sedemo.dsp.features against independent float64 NumPy derivations."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from sedemo import features as F
-from sedemo.stft import stft
+from sedemo.dsp import features as F
+from sedemo.dsp.stft import stft
 
 SR = 16000
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sedemo import models as M
-from sedemo import stft as S
+from sedemo.dsp import stft as S
 from conftest import speech_like
 
 ALL_NAMES = list(M.MODELS)
@@ -283,7 +283,7 @@ def test_save_load_overridden_config(tmp_path):
 
 
 def test_load_pretrained_missing(tmp_path, monkeypatch):
-    monkeypatch.setattr(M, "PRETRAINED_DIR", tmp_path)
+    monkeypatch.setattr(M.checkpoints, "PRETRAINED_DIR", tmp_path)
     with pytest.raises(FileNotFoundError) as err:
         M.load_pretrained("gcrn")
     msg = str(err.value)

@@ -1,4 +1,4 @@
-"""sedemo.phase: properties of phase, phase derivatives, the histogram KL and the
+"""sedemo.dsp.phase: properties of phase, phase derivatives, the histogram KL and the
 neighbour predictability, each checked on signals whose answer is known."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from sedemo import phase
-from sedemo.stft import DEFAULT, STFTConfig, istft, stft
+from sedemo.dsp import phase
+from sedemo.dsp.stft import DEFAULT, STFTConfig, istft, stft
 
 SR = 16000
 

@@ -1,4 +1,4 @@
-"""Tests of sedemo.plots: labelled axes and shapes read from the model, not written by hand."""
+"""Tests of sedemo.display.plots: labelled axes and shapes read from the model, not written by hand."""
 from __future__ import annotations
 
 import matplotlib
@@ -8,7 +8,9 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from sedemo import models, plots, stft  # noqa: E402
+from sedemo import models# noqa: E402
+from sedemo.display import plots
+from sedemo.dsp import stft
 
 
 def test_spectrogram_axes_are_labelled(speech):

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from sedemo import data, evaluate, models
+from sedemo import data, models
+from sedemo.evaluation import scoring
 
 pytestmark = pytest.mark.corpus
 
@@ -29,8 +30,8 @@ def test_checkpoint_reproduces_its_stored_metrics(name):
     if corpus.source != stored["corpus"]:
         pytest.skip(f"stored metrics are for the {stored['corpus']} corpus, this one is {corpus.source}")
     by_key = {(r["id"], r["system"]): r for r in stored["rows"]}
-    items = [it for it in evaluate.balanced_subset(corpus.items("test"), per_cell=1)][:3]
-    rows = evaluate.evaluate({name: evaluate.model_enhancer(model)}, items, include_noisy=False,
+    items = [it for it in scoring.balanced_subset(corpus.items("test"), per_cell=1)][:3]
+    rows = scoring.score_systems({name: scoring.model_enhancer(model)}, items, include_noisy=False,
                              which=["pesq_wb", "stoi", "si_sdr"])
     for row in rows:
         ref = by_key[(row["id"], name)]

@@ -1,5 +1,6 @@
 """Tests of ``scripts/set_repository.py`` (one repository URL into ``_config.yml`` and the
-install cell of every chapter) and of the install cell every chapter starts with."""
+install cell of every chapter, a MyST Markdown notebook ``book/0*.md``) and of the install
+cell every chapter starts with. The chapters are read back with jupytext, as the build does."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,13 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "set_repository.py"
-CHAPTERS = sorted((ROOT / "book").glob("0*.ipynb"))
+CHAPTERS = sorted((ROOT / "book").glob("0*.md"))
 URL = "https://github.com/example/sedemo"
 
 _spec = importlib.util.spec_from_file_location("set_repository", SCRIPT)
@@ -23,14 +25,45 @@ setrepo = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(setrepo)
 
 
+HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+    format_version: 0.13
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
+
+def _read(path: Path):
+    """The chapter as the build reads it: a notebook (jupytext, MyST Markdown)."""
+    nb = jupytext.read(path, fmt="md:myst")
+    nbformat.validate(nb)
+    return nb
+
+
 def _first_code_cell(path: Path):
-    nb = nbformat.read(path, as_version=4)
-    return next(c for c in nb.cells if c.cell_type == "code")
+    return next(c for c in _read(path).cells if c.cell_type == "code")
 
 
-def _snapshot(book) -> dict[Path, str]:
+def _is_install_cell(cell) -> bool:
+    return setrepo.is_install_cell(cell.source, cell.metadata.get("tags"))
+
+
+def _snapshot(book) -> dict[Path, bytes]:
     config, folder = book
-    return {p: p.read_text() for p in [config, *sorted(folder.glob("*.ipynb"))]}
+    return {p: p.read_bytes() for p in [config, *sorted(folder.glob("*"))]}
+
+
+def _without_install_cell_source(path: Path) -> list:
+    """The cells of a chapter (without their random ids), the source of its first code cell blanked."""
+    cells = [{k: v for k, v in c.items() if k != "id"} for c in _read(path).cells]
+    next(c for c in cells if c["cell_type"] == "code")["source"] = None
+    return cells
 
 
 @pytest.fixture
@@ -53,7 +86,9 @@ def run(book, *args) -> int:
 
 
 def test_url_lands_in_config_and_in_every_chapters_first_code_cell(book):
-    before = _snapshot(book)
+    _, folder = book
+    before = {p: _without_install_cell_source(p) for p in sorted(folder.glob("*.md"))}
+    text_before = {p: p.read_text() for p in before}
     assert run(book, URL + ".git/") == 0  # normalised: no .git, no trailing slash
     config, folder = book
     cfg = yaml.safe_load(config.read_text())
@@ -61,17 +96,17 @@ def test_url_lands_in_config_and_in_every_chapters_first_code_cell(book):
     assert cfg["html"]["use_repository_button"] is True and cfg["html"]["use_issues_button"] is True
     assert cfg["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
     assert cfg["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
-    chapters = sorted(folder.glob("*.ipynb"))
+    chapters = sorted(folder.glob("*.md"))
     assert len(chapters) == len(CHAPTERS)
     for path in chapters:
-        nbformat.validate(nbformat.read(path, as_version=4))
         cell = _first_code_cell(path)
         assert f'REPOSITORY = "{URL}"' in cell.source.splitlines(), path.name
         assert "remove-cell" in cell.metadata["tags"]
-        old, new = json.loads(before[path]), json.loads(path.read_text())
-        for nb in (old, new):  # nothing else in the notebook changed
-            next(c for c in nb["cells"] if c["cell_type"] == "code")["source"] = None
-        assert old == new, path.name
+        assert _without_install_cell_source(path) == before[path], path.name  # no other cell changed
+        diff = [(a, b) for a, b in zip(text_before[path].splitlines(keepends=True),
+                                       path.read_text().splitlines(keepends=True)) if a != b]
+        assert diff == [('REPOSITORY = ""\n', f'REPOSITORY = "{URL}"\n')], path.name  # one line of the text
+        assert len(text_before[path].splitlines()) == len(path.read_text().splitlines())
 
 
 def test_running_twice_changes_nothing(book):
@@ -118,29 +153,131 @@ def test_invalid_url_is_refused_with_a_clear_message(book, capsys, url, message)
     assert _snapshot(book) == before
 
 
+NEW_CHAPTER = HEADER + """
+# New
+
+An introduction in two paragraphs,
+
+```python
+print("and a fenced example: Markdown, not a code cell")
+```
+
+```{code-cell}
+import sedemo
+```
+
+More text.
+
+```{code-cell}
+:tags: [hide-input]
+
+print(sedemo)
+```
+"""
+
+
 def test_a_chapter_without_the_install_cell_is_an_error_unless_inserted(book, capsys):
     _, folder = book
-    path = folder / "09_new.ipynb"
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# New"),
-                                         nbformat.v4.new_code_cell("import sedemo")])
-    nbformat.write(nb, path)
+    path = folder / "09_new.md"
+    path.write_text(NEW_CHAPTER)
+    old_cells = _read(path).cells
     before = _snapshot(book)
     assert run(book, URL) == 2
-    assert "09_new.ipynb" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "09_new.md" in err and "--insert-missing" in err and "Traceback" not in err
     assert _snapshot(book) == before  # nothing written, not even the other chapters
     assert run(book, URL, "--insert-missing") == 0
-    cells = nbformat.read(path, as_version=4).cells
-    assert [c.cell_type for c in cells] == ["markdown", "code", "code"]
+    cells = _read(path).cells
+    assert [c.cell_type for c in cells] == ["markdown", "code", "code", "markdown", "code"]
     assert cells[1].source == setrepo.install_cell_source(URL)
     assert cells[1].metadata["tags"] == ["remove-cell"]
-    nbformat.validate(nbformat.read(path, as_version=4))
+    assert [(c.cell_type, c.source, c.metadata) for c in cells[:1] + cells[2:]] == \
+        [(c.cell_type, c.source, c.metadata) for c in old_cells]
+    # what jupytext itself writes for the inserted cell: the file is stable when re-saved
+    text = path.read_text()
+    assert "\n\n" + setrepo.install_cell_text(URL) + "\n```{code-cell}\nimport sedemo" in text
+    assert jupytext.writes(jupytext.reads(text, fmt="md:myst"), fmt="md:myst").split("---\n", 2)[2] == \
+        text.split("---\n", 2)[2]
+    after_insert = _snapshot(book)
+    assert run(book, URL, "--insert-missing") == 0  # inserted once only
+    assert _snapshot(book) == after_insert
+    assert run(book, "--clear") == 0
+    assert _first_code_cell(path).source == setrepo.install_cell_source("")
+
+
+@pytest.mark.parametrize("body, first", [
+    ("```{code-cell}\nimport sedemo\n```\n\nText.\n", 0),  # no Markdown first: the install cell opens it
+    ("# Only Markdown\n\nNo code yet.\n", 1),  # at the end
+    ("# Title\n\n+++\n\nA second Markdown cell.\n\n```{code-cell}\nx = 1\n```\n", 1),
+    ('+++ {"tags": ["intro"]}\n\n# Title\n\n+++\n\nMore.\n', 1),  # a first Markdown cell with metadata
+])
+def test_insert_missing_goes_after_the_first_markdown_cell(book, body, first):
+    _, folder = book
+    path = folder / "09_new.md"
+    path.write_text(HEADER + "\n" + body)
+    old_cells = _read(path).cells
+    assert run(book, URL, "--insert-missing") == 0
+    cells = _read(path).cells
+    assert _is_install_cell(cells[first]) and cells[first].source == setrepo.install_cell_source(URL)
+    assert [(c.cell_type, c.source, c.metadata) for c in cells[:first] + cells[first + 1:]] == \
+        [(c.cell_type, c.source, c.metadata) for c in old_cells]
+
+
+def test_an_install_cell_that_is_not_the_first_code_cell_is_an_error(book, capsys):
+    _, folder = book
+    path = folder / "09_new.md"
+    path.write_text(HEADER + "\n# New\n\n```{code-cell}\nimport numpy\n```\n\n"
+                    + setrepo.install_cell_text(""))
+    before = _snapshot(book)
+    for args in [(), ("--insert-missing",)]:
+        assert run(book, URL, *args) == 2
+        assert "not the first code cell; move it up" in capsys.readouterr().err
+        assert _snapshot(book) == before
+
+
+def test_an_untagged_install_cell_gets_its_tag(book):
+    _, folder = book
+    path = folder / "09_new.md"
+    cell = setrepo.install_cell_text("")
+    for options, tags in [("", ["remove-cell"]), (":tags: [hide-input]\n\n", ["hide-input", "remove-cell"]),
+                          ("---\nmystnb:\n  number_source_lines: true\n---\n", ["remove-cell"])]:
+        path.write_text(HEADER + "\n# New\n\n" + cell.replace(":tags: [remove-cell]\n\n", options))
+        assert run(book, URL) == 0
+        first = _first_code_cell(path)
+        assert first.metadata["tags"] == tags and first.source == setrepo.install_cell_source(URL)
+        after = path.read_text()
+        assert run(book, URL) == 0 and path.read_text() == after
+
+
+@pytest.mark.parametrize("text, message", [
+    ("# No front matter\n", "not a MyST Markdown notebook"),
+    ("---\ntitle: x\n---\n\n# A Markdown page\n", "front matter is not that of a MyST Markdown notebook"),
+    (HEADER + "\n```{code-cell}\nREPOSITORY = \"\"\n", "never closed"),
+])
+def test_a_file_that_is_not_a_chapter_is_refused(book, capsys, text, message):
+    _, folder = book
+    (folder / "09_new.md").write_text(text)
+    before = _snapshot(book)
+    assert run(book, URL, "--insert-missing") == 2
+    err = capsys.readouterr().err
+    assert message in err and "09_new.md" in err and "Traceback" not in err
+    assert _snapshot(book) == before
+
+
+def test_line_endings_are_kept(book):
+    _, folder = book
+    path = folder / CHAPTERS[0].name
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert run(book, URL) == 0
+    data = path.read_bytes()
+    assert f'REPOSITORY = "{URL}"\r\n'.encode() in data and b"\n" not in data.replace(b"\r\n", b"")
 
 
 def test_dry_run_prints_a_diff_and_writes_nothing(book, capsys):
     before = _snapshot(book)
     assert run(book, URL, "--dry-run") == 0
     out = capsys.readouterr().out
-    assert f'+  url: "{URL}"' in out and f'+    "REPOSITORY = \\"{URL}\\"\\n",' in out
+    assert f'+  url: "{URL}"' in out and f'+REPOSITORY = "{URL}"\n' in out and '-REPOSITORY = ""\n' in out
     assert _snapshot(book) == before
 
 
@@ -152,14 +289,26 @@ def test_committed_config_matches_its_repository_url():
     assert setrepo.set_yaml_values(text, setrepo.config_values(url, "main")) == text
 
 
+def test_the_chapters_are_the_book():
+    """Every chapter of the table of contents is a MyST Markdown notebook, none a .ipynb."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    chapters = [f for f in files if Path(f).name.startswith("0")]
+    assert [ROOT / f"{f}.md" for f in chapters] == CHAPTERS and len(CHAPTERS) >= 8
+    # a notebook beside a chapter (a jupytext pairing, an export) would be a second source
+    # of the same page: Sphinx warns, and the build treats warnings as errors
+    assert "book/*.ipynb" in yaml.safe_load((ROOT / "_config.yml").read_text())["exclude_patterns"]
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_every_chapter_starts_with_the_install_cell(path):
     """The first code cell of every chapter is the install cell, hidden on the website."""
-    cell = _first_code_cell(path)
-    assert setrepo.is_install_cell(cell), (
+    nb = _read(path)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    cell = next(c for c in nb.cells if c.cell_type == "code")
+    assert _is_install_cell(cell), (
         f"{path.name}: the first code cell must be the install cell; "
         "copy it from another chapter or run scripts/set_repository.py --insert-missing")
-    assert "remove-cell" in cell.metadata.get("tags", [])
     url = json.loads(setrepo.REPOSITORY_LINE.search(cell.source).group(0).split("=", 1)[1])
     assert cell.source == setrepo.install_cell_source(url), f"{path.name}: the install cell differs from the others"
 

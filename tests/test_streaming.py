@@ -10,7 +10,7 @@ import torch
 
 from sedemo import models as M
 from sedemo import streaming as St
-from sedemo import stft as S
+from sedemo.dsp import stft as S
 
 TOL = 1e-5
 
@@ -227,25 +227,25 @@ PLAN_CASES = [("gcrn", True, {}), ("gcrn", False, {}), ("crn", True, {}), ("crn"
 def test_frame_plan_equals_offline_forward(name, tiny, kw):
     m = _model(name, tiny, **kw)
     Y = S.stft(0.1 * torch.randn(2, 30 * m.stft_config.hop), m.stft_config)
-    plan = M.frame_plan(m)
-    assert isinstance(plan, M.FramePlan)
+    plan = St.frame_plan(m)
+    assert isinstance(plan, St.FramePlan)
     with torch.inference_mode():
         off = m(Y)
         state = plan.init_state(2)
-        n_state = M._SEModel.state_nbytes(state)
-        assert n_state == M._SEModel.state_nbytes(m.init_state(2))  # the same memory as model.step
+        n_state = M.SEModel.state_nbytes(state)
+        assert n_state == M.SEModel.state_nbytes(m.init_state(2))  # the same memory as model.step
         outs = []
         for t in range(Y.shape[-1]):
             y, state = plan.step(Y[..., t], state)
             outs.append(y)
-        assert M._SEModel.state_nbytes(state) == n_state
+        assert M.SEModel.state_nbytes(state) == n_state
     err = (torch.stack(outs, -1) - off).abs().max().item()
     assert err < TOL * off.abs().max().item()
 
 
 def test_frame_plan_only_where_it_applies():
-    assert M.frame_plan(_model("gcrn", norm="cln")) is None  # running sums: model.step
-    assert M.frame_plan(_model("lstm_mask")) is None
+    assert St.frame_plan(_model("gcrn", norm="cln")) is None  # running sums: model.step
+    assert St.frame_plan(_model("lstm_mask")) is None
     m = _model("gcrn")
     assert St.StreamingEnhancer(m)._plan is not None
     assert St.StreamingEnhancer(m, plan=False)._plan is None
@@ -303,7 +303,7 @@ PLAN_EDGE_CASES = [("gcrn", dict(kernel=(1, 3))), ("crn", dict(kernel=(1, 3))), 
 def test_frame_plan_edge_cases_equal_offline_forward(name, kw):
     m = _model(name, **kw)
     Y = S.stft(0.1 * torch.randn(2, 12 * m.stft_config.hop), m.stft_config)
-    plan = M.frame_plan(m)
+    plan = St.frame_plan(m)
     with torch.inference_mode():
         off = m(Y)
         state, outs = plan.init_state(2), []
@@ -320,7 +320,7 @@ def test_frame_plan_steps_are_pure_for_any_batch_and_mode():
     Y = S.stft(0.1 * torch.randn(2, 10 * m.stft_config.hop), m.stft_config)
     Y[1, :, 2] = 0  # a silent frame
     off = m(Y).detach()
-    plan = M.frame_plan(m)
+    plan = St.frame_plan(m)
     for b, mode in [(1, torch.inference_mode), (2, torch.no_grad), (1, torch.no_grad), (2, torch.inference_mode)]:
         state, outs = plan.init_state(b), []
         for t in range(Y.shape[-1]):
@@ -336,3 +336,41 @@ def test_frame_plan_steps_are_pure_for_any_batch_and_mode():
             state = new
             outs.append(y)
         assert (torch.stack(outs, -1) - off[:b]).abs().max() < TOL * off.abs().max()
+
+
+@pytest.mark.parametrize("name,kw", [("gcrn", {}), ("crn", {}), ("gcrn_magphase", {}), ("gcrn", dict(lstm_groups=3))])
+def test_frame_plan_float64_equals_model_step_and_offline(name, kw):
+    """In float64 the plan, ``model.step`` and the offline forward agree to 1e-10 (batch 1 and 3):
+    the rewritten arithmetic is the model's, not an approximation of it."""
+    m = _model(name, **kw).double()
+    plan = St.frame_plan(m)
+    for b in (1, 3):
+        Y = S.stft(0.1 * torch.randn(b, 8 * m.stft_config.hop, dtype=torch.float64), m.stft_config)
+        with torch.inference_mode():
+            off = m(Y)
+            state, st_model, outs, steps = plan.init_state(b), m.init_state(b), [], []
+            for t in range(Y.shape[-1]):
+                y, state = plan.step(Y[..., t], state)
+                ym, st_model = m.step(Y[..., t], st_model)
+                assert y.dtype == torch.complex128
+                outs.append(y)
+                steps.append(ym)
+        scale = off.abs().max()
+        assert (torch.stack(outs, -1) - off).abs().max() < 1e-10 * scale
+        assert (torch.stack(outs, -1) - torch.stack(steps, -1)).abs().max() < 1e-10 * scale
+
+
+def test_frame_plan_layers_are_named_and_unsupported_layers_are_refused():
+    from sedemo.streaming import _plan_layers as PL
+
+    m = _model("gcrn")
+    plan = St.frame_plan(m)
+    assert all(isinstance(p, PL.ConvPlan) for p in plan.enc) and len(plan.enc) == len(m.encoder)
+    assert all(isinstance(p, PL.TransposedConvPlan) for p in plan.dec) and plan.n_dec == len(m.decoders)
+    assert all(isinstance(p, PL.LSTMPlan) for p in plan.lstm) and plan.groups == m.config.lstm_groups
+    assert [p.f_in for p in plan.enc] == list(m.freq_sizes[:-1])
+    assert plan.dec[-1].last and not plan.dec[0].last and plan.dec[-1].f_out == m.freq_sizes[0]
+    # a BatchNorm without running statistics is not an affine map in eval(): no plan
+    bn = m.encoder[1].norm
+    m.encoder[1].norm = torch.nn.BatchNorm2d(bn.num_features, track_running_stats=False)
+    assert St.frame_plan(m) is None

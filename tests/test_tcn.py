@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sedemo import models as M
+from sedemo.dsp.stft import STFTConfig
 from sedemo import streaming as St
 from sedemo import train as T
 from conftest import speech_like
@@ -169,7 +170,7 @@ def test_enhance_numpy_and_save_load(tmp_path):
     yb = M.enhance(m, torch.from_numpy(np.stack([x, x])))
     assert isinstance(yb, torch.Tensor) and torch.allclose(yb[1], torch.from_numpy(y), atol=1e-6)
     with pytest.raises(ValueError, match="sample_rate"):
-        M.enhance(m, x, cfg=M.STFTConfig(sample_rate=8000))
+        M.enhance(m, x, cfg=STFTConfig(sample_rate=8000))
     path = M.save(m, tmp_path / "tcn.pt", extra={"steps": 3})
     raw = torch.load(path, weights_only=True)
     assert raw["name"] == "tcn" and raw["config"]["kernel"] == 16

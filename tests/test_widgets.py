@@ -1,4 +1,4 @@
-"""Listening controls (sedemo.widgets): static HTML structure and self-containment,
+"""Listening controls (sedemo.display.widgets): static HTML structure and self-containment,
 honest levels through the MP3 round trip, live ipywidgets mode without interact."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sedemo import widgets
-from sedemo.widgets import Clip, HTMLBlock, audio_player, audio_table, switcher
+from sedemo.display import media, widgets
+from sedemo.display.widgets import Clip, HTMLBlock, audio_player, audio_table, switcher
 
 SR = 16000
 VALUES = [-5, 0, 5.5]
@@ -86,7 +86,7 @@ def test_static_is_self_contained(render):
 
 
 def test_audio_is_embedded_mp3(render):
-    assert "mp3" in widgets.audio_codecs() and widgets.audio_codecs()[-1] == "wav"
+    assert "mp3" in media.audio_codecs() and media.audio_codecs()[-1] == "wav"
     markup = switcher(VALUES, render, sample_rate=SR, mode="static").html
     for tag in re.findall(r"<audio\b[^>]*>", markup):
         assert "controls" in tag and re.search(r'preload="(none|metadata)"', tag)
@@ -180,31 +180,31 @@ def test_live_audio_uses_ipython_audio_without_normalising(clips):
 def test_mp3_round_trip_keeps_the_level(clips):
     s, n = clips
     for x, tol in ((s, 0.2), (n, 0.5), (s + n, 0.5)):
-        data, mime = widgets.encode_audio(x, SR)
+        data, mime = media.encode_audio(x, SR)
         assert mime == "audio/mpeg"
-        y = widgets.decode_audio(data, SR)
+        y = media.decode_audio(data, SR)
         assert abs(len(y) - len(x)) <= 1152  # gapless trimming (LAME header), at worst one frame
         assert abs(_rms_db(y) - _rms_db(x)) < tol
     # scaling the input by -20 dB scales what is heard by -20 dB: no normalisation
-    quiet = widgets.decode_audio(widgets.encode_audio(0.1 * s, SR)[0], SR)
-    loud = widgets.decode_audio(widgets.encode_audio(s, SR)[0], SR)
+    quiet = media.decode_audio(media.encode_audio(0.1 * s, SR)[0], SR)
+    loud = media.decode_audio(media.encode_audio(s, SR)[0], SR)
     assert abs(_rms_db(quiet) - _rms_db(loud) + 20) < 0.1
-    assert widgets.encode_audio(s, SR)[0][:100] == widgets.encode_audio(s.copy(), SR)[0][:100]
+    assert media.encode_audio(s, SR)[0][:100] == media.encode_audio(s.copy(), SR)[0][:100]
 
 
 def test_clipping_warns_or_raises(clips):
     s, _ = clips
     with pytest.warns(UserWarning, match="exceeds full scale"):
-        widgets.encode_audio(3 * s, SR)
+        media.encode_audio(3 * s, SR)
     with pytest.raises(ValueError, match="exceeds full scale"):
-        widgets.encode_audio(3 * s, SR, on_clip="error")
+        media.encode_audio(3 * s, SR, on_clip="error")
     with pytest.raises(ValueError, match="NaN"):
-        widgets.encode_audio(np.array([0.0, np.nan]), SR)
+        media.encode_audio(np.array([0.0, np.nan]), SR)
 
 
 def test_wav_fallback_is_16_bit_and_exact(clips):
     s, _ = clips
-    data, mime = widgets.encode_audio(s, SR, codec="wav")
+    data, mime = media.encode_audio(s, SR, codec="wav")
     assert mime == "audio/wav" and data[:4] == b"RIFF"
     pcm = np.frombuffer(data[44:], dtype="<i2") / 32767.0
     assert np.max(np.abs(pcm - s)) < 1 / 32767

@@ -1,0 +1,421 @@
+"""The trained experiments of chapter 6 (claims C1-C8) and chapter 5's architecture
+comparison (``"ARCH"``, claims C10-C11): definitions, runner, results.
+
+Each claim is a set of *runs*: one model configuration trained with one loss and one
+seed for a fixed budget, then evaluated on a fixed, balanced subset of the test split.
+Every run writes one JSON file (its configuration, training time, validation log and
+per-item metrics), so the experiment can be interrupted and resumed, split across
+machines, and read by the chapter without retraining. Run them with
+
+    python scripts/loss_experiments.py --claims C3 C7 --seeds 0 1 2 --jobs 2
+
+Models are "lite" versions (small widths) so that a run costs minutes on one CPU
+thread; the claims are about losses and context, not about model size. Chapter 6.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sedemo.evaluation.verdicts import HIGHER_IS_BETTER, METRIC_LABELS
+
+#: where scripts/loss_experiments.py writes and chapter 6 reads the committed results
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "results" / "losses"
+
+#: small configurations of the book's models for the loss experiments
+LITE = {
+    "gcrn": {"channels": (8, 16, 32, 32, 32)},
+    "lstm_mask": {"hidden": 128, "layers": 2},
+    "crn": {"channels": (8, 16, 32, 32, 32), "lstm_hidden": 128},
+    "gcrn_1dec": {"channels": (8, 16, 32, 32, 32)},
+    "gcrn_mag": {"channels": (8, 16, 32, 32, 32)},
+    "gcrn_magphase": {"channels": (8, 16, 32, 32, 32)},
+    # 4 ms / 2 ms encoder, 64 filters, 2 x 5 blocks (0.15 M, receptive field 0.5 s):
+    # about 0.5 s per training step on one thread
+    "tcn": {"kernel": 64, "stride": 32, "filters": 64, "bottleneck": 64, "hidden": 96, "blocks": 5, "repeats": 2},
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of an experiment: ``model`` (a registry name, built with
+    :data:`LITE` plus ``overrides``), ``loss`` (a :mod:`sedemo.train` loss name) with
+    ``loss_options``, ``seed``, ``steps``; ``label`` names it in tables.
+    Chapter: 06_losses."""
+
+    claim: str
+    label: str
+    model: str
+    loss: str
+    seed: int = 0
+    steps: int = 600
+    overrides: dict = field(default_factory=dict)
+    loss_options: dict = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> tuple:
+        """What determines the trained model (everything but claim and label): two
+        runs with one fingerprint train the same model, so one result serves both."""
+        return (self.model, self.loss, self.seed, self.steps, json.dumps(self.overrides, sort_keys=True),
+                json.dumps(self.loss_options, sort_keys=True))
+
+    @property
+    def key(self) -> str:
+        """File name of the run's result (unique per claim, label and seed)."""
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in self.label)
+        return f"{self.claim}__{safe}__seed{self.seed}"
+
+
+def _runs(claim, rows, seeds, steps):
+    """Runs of ``rows`` ``(label, model, loss, overrides, loss_options[, only_seeds])``."""
+    out = []
+    for seed in seeds:
+        for label, model, loss, over, opts, *only in rows:
+            if not only or seed in only[0]:
+                out.append(Run(claim, label, model, loss, seed, steps, dict(over), dict(opts)))
+    return out
+
+
+def experiment(claim: str, seeds=(0, 1, 2), steps: int = 600) -> list[Run]:
+    """The runs that test ``claim`` (``"C1"`` ... ``"C8"``, as the book numbers the guidebook's claims;
+    ``"ARCH"``: chapter 5's architecture comparison at one budget, claims C10 and C11).
+    Chapter: 05_complex_mapping."""
+    table = {
+        # C1: context (frames spliced on each side: +-k adds k frames of lookahead), loss,
+        # and architecture, each varied alone around lstm_mask + compressed loss
+        "C1": [("lstm_mask, context ±0", "lstm_mask", "compressed", {}, {}),
+               ("lstm_mask, context ±2", "lstm_mask", "compressed", {"context": 2, "right_context": 2}, {}),
+               ("lstm_mask, context ±5", "lstm_mask", "compressed", {"context": 5, "right_context": 5}, {}),
+               ("lstm_mask, loss SA", "lstm_mask", "sa", {}, {}),
+               ("lstm_mask, loss SI-SDR", "lstm_mask", "si_sdr", {}, {}),
+               # the architecture swaps cost several times an LSTM run: one seed, read
+               # against the LSTM rows' seed spread
+               ("crn, compressed", "crn", "compressed", {}, {}, (0,)),
+               ("gcrn, compressed", "gcrn", "compressed", {}, {}, (0,))],
+        # C2: L1 vs L2 on time-domain samples, one time-domain model
+        "C2": [("tcn, MAE (L1)", "tcn", "mae", {}, {}),
+               ("tcn, MSE (L2)", "tcn", "mse", {}, {})],
+        # C3: mask approximation vs signal approximation (magnitude, phase-sensitive, complex)
+        "C3": [("MA (IRM target)", "lstm_mask", "ma", {}, {}),
+               ("SA", "lstm_mask", "sa", {}, {}),
+               ("PSA", "lstm_mask", "psa", {}, {}),
+               ("complex SA", "lstm_mask", "csa", {}, {})],
+        # C4-C8 use the masking model too: the claims are about the loss, and a lite
+        # LSTM run costs about a minute where a lite GCRN costs about eight.
+        # C4: p = 1 vs p = 2 on the complex spectrum of the estimate
+        "C4": [("complex L1 (p=1)", "lstm_mask", "complex_l1", {}, {}),
+               ("complex L2 (p=2)", "lstm_mask", "complex_l2", {}, {})],
+        # C5: the embedding loss as a regulariser
+        "C5": [("compressed", "lstm_mask", "compressed", {}, {}),
+               ("compressed + embedding", "lstm_mask", "compressed+embedding", {}, {})],
+        # C7: SI-SDR alone vs compressed spectral vs both
+        "C7": [("SI-SDR", "lstm_mask", "si_sdr", {}, {}),
+               ("compressed", "lstm_mask", "compressed", {}, {}),
+               ("SI-SDR + compressed", "lstm_mask", "si_sdr+compressed", {}, {})],
+        # C8: a metric-like loss improves mainly its own metric?
+        "C8": [("STOI-like", "lstm_mask", "stoi_like", {}, {}),
+               ("SI-SDR", "lstm_mask", "si_sdr", {}, {}),
+               ("spectral (compressed)", "lstm_mask", "compressed", {}, {})],
+        # chapter 5 (C10 trained, C11): the architectures at one budget and one loss (the
+        # direct magnitude+phase model needs its own loss), lite widths, one seed
+        "ARCH": [("CRN (magnitude)", "crn", "compressed", {}, {}, (0,)),
+                 ("GCRN (Re/Im, two decoders)", "gcrn", "compressed", {}, {}, (0,)),
+                 ("GCRN, one decoder (matched)", "gcrn_1dec", "compressed",
+                  {"decoder_channels": (52, 52, 28, 16)}, {}, (0,)),
+                 ("GCRN, magnitude only", "gcrn_mag", "compressed", {}, {}, (0,)),
+                 ("GCRN, magnitude + phase", "gcrn_magphase", "mag_phase", {}, {}, (0,))],
+    }
+    if claim not in table:
+        raise ValueError(f"unknown claim {claim!r}; trained experiments exist for {sorted(table)}")
+    return _runs(claim, table[claim], seeds, steps)
+
+
+CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C7", "C8")
+
+
+#: what every run is scored with: the book's metrics and chapter 6's diagnostics
+RUN_METRICS = ("pesq_wb", "stoi", "estoi", "si_sdr", "cd", "level_db", "absent_db", "band_err")
+
+#: seconds of the listening excerpt a seed-0 run saves (see :func:`excerpt_item`)
+EXCERPT_SECONDS = 4.0
+
+
+def excerpt_item(items):
+    """The test item every run enhances for listening: the first item at 0 dB SNR of
+    ``items`` (by id), so that chapter 6 plays one noisy clip through every loss.
+    Chapter: 06_losses."""
+    at0 = sorted((it for it in items if float(it.snr_db) == 0.0), key=lambda it: it.id)
+    return at0[0] if at0 else sorted(items, key=lambda it: it.id)[0]
+
+
+def _reuse(r: Run, out_dir: Path) -> tuple[dict, Run] | None:
+    """An existing result of another claim with ``r``'s fingerprint, if any: the
+    result relabelled for ``r`` (marked ``"reused_from"``) and the run that made it."""
+    for p in sorted(out_dir.glob("*__*.json")):
+        res = json.loads(p.read_text())
+        other = Run(**res["run"])
+        if other.fingerprint == r.fingerprint and other.key != r.key:
+            return {**res, "run": asdict(r), "reused_from": p.name}, other
+    return None
+
+
+def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = None,
+        which=RUN_METRICS, force: bool = False) -> Path:
+    """Train run ``r`` (one thread), evaluate it on the balanced test subset
+    (``per_cell`` items per SNR x noise type) and write ``out_dir/<key>.json``.
+
+    An existing result is kept unless ``force``; a result of another claim with the
+    same :attr:`Run.fingerprint` is copied (marked ``"reused_from"``) instead of
+    training the same model twice. Seed 0 also writes the enhanced
+    :func:`excerpt_item` (first :data:`EXCERPT_SECONDS` s) to
+    ``out_dir/audio/<claim>__<label>.flac``. Returns the result path.
+    Chapter: 06_losses."""
+    import shutil
+
+    from sedemo._utils import torch_threads
+
+    out_dir = Path(out_dir)
+    path = out_dir / f"{r.key}.json"
+    if path.exists() and not force:
+        return path
+    if not force:
+        found = _reuse(r, out_dir)
+        if found is not None:
+            reused, source = found
+            _write_json(path, reused)
+            source_excerpt = excerpt_path(out_dir, source)
+            if r.seed == 0 and "excerpt" in reused and source_excerpt.exists():
+                shutil.copyfile(source_excerpt, excerpt_path(out_dir, r))
+            return path
+    with torch_threads(1):  # training and scoring on one thread, restored afterwards
+        payload = _train_and_score(r, out_dir, per_cell, corpus, which)
+    _write_json(path, payload)
+    return path
+
+
+def _train_and_score(r: Run, out_dir: Path, per_cell: int, corpus, which) -> dict:
+    """Train run ``r`` and score it (the body of :func:`run`); returns its result payload."""
+    import tempfile
+
+    from sedemo import data, models, train
+    from sedemo.dsp import audio
+    from sedemo.evaluation import scoring
+
+    overrides = {**LITE.get(r.model, {}), **r.overrides}
+    cfg = train.TrainConfig(model=r.model, model_overrides=overrides, loss=r.loss, loss_options=r.loss_options,
+                            steps=r.steps, seed=r.seed, threads=1, valid_every=max(r.steps // 2, 1),
+                            ckpt_every=r.steps, n_valid=8, progress=False, dynamic_mix=True, corpus=corpus,
+                            out=tempfile.mkdtemp(prefix=f"sedemo-{r.key}-"))
+    t0 = time.perf_counter()
+    result = train.train(cfg)
+    seconds = time.perf_counter() - t0
+    model = result["model"].eval()
+    items = scoring.balanced_subset(data.load_corpus(corpus).items("test"), per_cell)
+    enhancer = scoring.model_enhancer(model)
+    rows = scoring.score_systems({r.label: enhancer}, items, which=which)
+    payload = {"run": asdict(r), "model_overrides": overrides, "parameters": models.count_parameters(model),
+               "train_seconds": seconds, "command": cfg.command(), "log": result["log"], "rows": rows}
+    if r.seed == 0:
+        item, clean, noisy = write_excerpt_references(out_dir, items)
+        n = int(EXCERPT_SECONDS * 16000)
+        audio.save(excerpt_path(out_dir, r), np.asarray(enhancer(noisy, clean))[:n], 16000)
+        payload["excerpt"] = {"item": item.id, "seconds": EXCERPT_SECONDS}
+    return payload
+
+
+def write_excerpt_references(out_dir: str | Path, items):
+    """Write the noisy and clean :func:`excerpt_item` of ``items`` (first
+    :data:`EXCERPT_SECONDS` s) to ``out_dir/audio/excerpt_{noisy,clean}.flac`` unless
+    they exist, so that chapter 6 plays the input the committed excerpts were made
+    from even when its own corpus differs. Returns the item and its (whole) clean and
+    noisy signals.
+    Chapter: 06_losses."""
+    from sedemo.dsp import audio
+
+    item = excerpt_item(items)
+    folder = Path(out_dir) / "audio"
+    n = int(EXCERPT_SECONDS * 16000)
+    clean, noisy = item.load()
+    for name, x in (("noisy", noisy), ("clean", clean)):
+        if not (folder / f"excerpt_{name}.flac").exists():
+            audio.save(folder / f"excerpt_{name}.flac", np.asarray(x)[:n], 16000)
+    return item, clean, noisy
+
+
+def load_excerpts(claim: str, out_dir: str | Path | None = None) -> dict:
+    """The listening excerpts of ``claim``: ``{"noisy": x, "clean": x, <label>: x, ...}``,
+    float32 ``(L,)`` at 16 kHz, the labels in the order of :func:`experiment`. Labels
+    whose seed-0 run has no excerpt are left out. Chapter 6.
+    Chapter: 06_losses."""
+    from sedemo.dsp import audio
+
+    folder = Path(out_dir or RESULTS_DIR)
+    out = {}
+    for name in ("noisy", "clean"):
+        p = folder / "audio" / f"excerpt_{name}.flac"
+        if p.exists():
+            out[name] = audio.load(p)
+    for r in experiment(claim, seeds=(0,)):
+        p = excerpt_path(folder, r)
+        if p.exists():
+            out[r.label] = audio.load(p)
+    return out
+
+
+def claim_summary(claim: str, out_dir: str | Path | None = None, which=RUN_METRICS):
+    """:func:`summary` of ``claim``'s results if every run label of :func:`experiment`
+    has at least one seed, else None. ``which`` may name ``band_err`` for the
+    per-band columns. Chapter 6 shows a claim only when this is not None.
+    Chapter: 06_losses."""
+    res = load_results(out_dir, claim)
+    if not res or {r["run"]["label"] for r in res} != {r.label for r in experiment(claim)}:
+        return None
+    from sedemo.evaluation.analysis import band_names
+
+    cols = []
+    for m in which:
+        cols += band_names() if m == "band_err" else [m]
+    table = summary(res, which=tuple(cols))
+    order = list(dict.fromkeys(r.label for r in experiment(claim)))
+    return table.loc[order]
+
+
+def excerpt_path(out_dir: str | Path, r: Run) -> Path:
+    """Where seed-0 run ``r`` keeps its listening excerpt (FLAC, 16 kHz).
+
+    Chapter: 06_losses."""
+    return Path(out_dir) / "audio" / (r.key.rsplit("__seed", 1)[0] + ".flac")
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=str))
+    tmp.replace(path)
+
+
+def load_results(out_dir: str | Path | None = None, claim: str | None = None) -> list[dict]:
+    """Every result JSON in ``out_dir`` (default :data:`RESULTS_DIR`), of ``claim`` only if given.
+
+    Chapter: 06_losses."""
+    paths = sorted(Path(out_dir or RESULTS_DIR).glob(f"{claim or '*'}__*.json"))
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def summary(results: list[dict], which=("pesq_wb", "stoi", "estoi", "si_sdr", "cd")):
+    """Mean and spread over seeds of each metric per run label (improvement over the
+    noisy input for SI-SDR as ``si_sdr_i``; for ``absent_db``, the residual level in
+    speech pauses, the change from the noisy input as ``absent_db_change``; with
+    ``level_db`` the mean absolute level error ``abs_level_db``; with the band columns
+    ``band_err_*`` the mean absolute band error ``colouration_db``). Returns a
+    DataFrame indexed by label with columns ``(metric, "mean")``, ``(metric, "std")``
+    and ``("seeds", "n")``. Metrics of ``which`` that a result lacks are left out (NaN).
+    A difference between two labels is only supported when it exceeds the spreads.
+    Chapter: 06_losses."""
+    import pandas as pd
+
+    per_seed = []
+    for res in results:
+        rows = pd.DataFrame(res["rows"])
+        noisy = rows[rows.system == "noisy"].set_index("id")
+        est = rows[rows.system != "noisy"].set_index("id")
+        rec = {"label": res["run"]["label"], "seed": res["run"]["seed"]}
+        for m in which:
+            if m in est:
+                rec[m] = est[m].mean()
+        if "si_sdr" in est:
+            rec["si_sdr_i"] = (est["si_sdr"] - noisy.loc[est.index, "si_sdr"]).mean()
+        if "absent_db" in est and "absent_db" in which:
+            rec["absent_db_change"] = (est["absent_db"] - noisy.loc[est.index, "absent_db"]).mean()
+        if "level_db" in est and "level_db" in which:
+            rec["abs_level_db"] = est["level_db"].abs().mean()
+        bands = [c for c in est.columns if c.startswith("band_err_") and c in which]
+        if bands:
+            rec["colouration_db"] = est[bands].abs().mean(axis=1).mean()
+        per_seed.append(rec)
+    df = pd.DataFrame(per_seed)
+    metrics = [c for c in df.columns if c not in ("label", "seed")]
+    order = list(dict.fromkeys(df["label"]))
+    table = df.groupby("label")[metrics].agg(["mean", "std"]).loc[order]
+    table[("seeds", "n")] = df.groupby("label")["seed"].nunique().loc[order]
+    return table
+
+
+def plot_metrics(table, metrics, ax=None, title: str | None = None):
+    """Bars of the mean of each run label with error bars of one standard deviation
+    over seeds, one panel per metric of ``metrics`` (a :func:`summary` table).
+    Returns the figure. Chapter 6.
+    Chapter: 06_losses."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 3.2), layout="constrained", squeeze=False)
+    labels = list(table.index)
+    ypos = np.arange(len(labels))
+    for ax, m in zip(axes[0], metrics):
+        mean, std = table[(m, "mean")].to_numpy(float), table[(m, "std")].fillna(0).to_numpy(float)
+        ax.barh(ypos, mean, xerr=std, color=[f"C{i}" for i in range(len(labels))], capsize=3)
+        ax.set_yticks(ypos, labels if ax is axes[0][0] else [""] * len(labels))
+        ax.invert_yaxis()
+        better = "higher" if HIGHER_IS_BETTER.get(m, True) else "lower"
+        ax.set(xlabel=f"{METRIC_LABELS.get(m, m)} ({better} is better)")
+        lo, hi = np.nanmin(mean - std), np.nanmax(mean + std)
+        pad = 0.15 * (hi - lo if hi > lo else 1.0)
+        if m in ("pesq_wb", "stoi", "estoi"):
+            ax.set_xlim(max(0.0, lo - pad), hi + pad)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def listening(claim: str, out_dir: str | Path | None = None, mode: str | None = None):
+    """A listening control for ``claim``: one noisy test clip (0 dB SNR, the first
+    :data:`EXCERPT_SECONDS` s of :func:`excerpt_item`) enhanced by the seed-0 model of
+    each loss, with its spectrogram and SI-SDR / PESQ-WB against the clean clip;
+    played at their true levels (a loss that changes the level is heard doing so).
+    Returns :func:`sedemo.display.widgets.switcher`'s output. Chapter 6.
+    Chapter: 06_losses."""
+    import matplotlib.pyplot as plt
+
+    from sedemo.evaluation import analysis
+    from sedemo import metrics
+    from sedemo.display import plots, widgets
+
+    clips = load_excerpts(claim, out_dir)
+    if "clean" not in clips:
+        raise FileNotFoundError(f"no listening excerpts for {claim} under {out_dir or RESULTS_DIR}; "
+                                "run scripts/loss_experiments.py first")
+    clean = clips["clean"]
+    order = ["noisy"] + [k for k in clips if k not in ("noisy", "clean")] + ["clean"]
+
+    def render(label):
+        x = clips[label]
+        fig, ax = plt.subplots(figsize=(7, 2.6), layout="constrained")
+        plots.spectrogram(x, ax=ax, title=label)
+        scores = {}
+        if label != "clean":
+            scores = {"SI-SDR (dB)": metrics.si_sdr(estimate=x, reference=clean),
+                      "PESQ-WB": metrics.pesq(estimate=x, reference=clean, sample_rate=16000),
+                      "level vs clean (dB)": analysis.level_difference_db(x, clean)}
+        return [fig, {label: x}, scores] if scores else [fig, {label: x}]
+
+    return widgets.switcher(order, render, label=f"{claim}: model trained with", sample_rate=16000, mode=mode)
+
+
+def typical_spread(metric: str, claims=CLAIMS, out_dir: str | Path | None = None) -> float:
+    """The median standard deviation over seeds of ``metric`` across every run label of
+    ``claims`` that has at least two seeds: a yardstick for one-seed comparisons
+    (chapter 5's architecture table, C1's architecture rows). NaN if there is none.
+    Chapter: 05_complex_mapping."""
+    stds = []
+    for claim in claims:
+        res = load_results(out_dir, claim)
+        if not res:
+            continue
+        t = summary(res, which=(metric,) if metric != "si_sdr_i" else ("si_sdr",))
+        ok = t[("seeds", "n")] >= 2
+        stds += list(t.loc[ok, (metric, "std")].dropna())
+    return float(np.median(stds)) if stds else float("nan")

@@ -1,0 +1,202 @@
+"""The model contract: :class:`SEModel` (config, name, STFT, causality flag, streaming
+protocol) and :func:`enhance` (waveform -> waveform). Chapter: 05_complex_mapping.
+"""
+from __future__ import annotations
+
+
+import torch
+from torch import nn
+
+from sedemo import layers as snn
+from sedemo._utils import as_tensor, like
+from sedemo.dsp.stft import STFTConfig, istft, stft
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_spec(spec: torch.Tensor, n_freqs: int, who: str) -> torch.Tensor:
+    if not isinstance(spec, torch.Tensor):
+        spec = as_tensor(spec)
+    if not spec.is_complex():
+        raise TypeError(
+            f"{who} expects the complex noisy STFT (batch, F, T) from sedemo.dsp.stft.stft; "
+            f"got a real {spec.dtype} tensor"
+        )
+    if spec.dim() != 3:
+        hint = " Add a batch axis: spec.unsqueeze(0)." if spec.dim() == 2 else ""
+        raise ValueError(f"{who} expects (batch, F, T), got shape {tuple(spec.shape)}.{hint}")
+    if spec.shape[1] != n_freqs:
+        raise ValueError(
+            f"{who} expects {n_freqs} frequency bins (its stft_config), got {spec.shape[1]}: "
+            "compute the STFT with model.stft_config"
+        )
+    return spec
+
+
+def _param_dtype(module: nn.Module) -> torch.dtype:
+    p = next(module.parameters(), None)
+    return p.dtype if p is not None else torch.get_default_dtype()
+
+
+def _complex_of(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+
+def _unit_phase(spec: torch.Tensor) -> torch.Tensor:
+    """``Y / |Y|`` (1 where ``Y = 0``): the noisy phase as a unit complex number."""
+    mag = spec.abs()
+    nz = mag > 0
+    return torch.where(nz, spec / torch.where(nz, mag, torch.ones_like(mag)), torch.ones_like(spec))
+
+
+def _norm(kind: str, ch: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(ch)
+    if kind == "cln":
+        return snn.CumulativeLayerNorm(ch)
+    return nn.Identity()
+
+
+class SEModel(nn.Module):
+    """Base class: config, name, STFT config, causality flag, input checks.
+
+    Chapter: 05_complex_mapping."""
+
+    name: str = ""
+    #: ``"spectral"``: ``model(noisy_spec) -> enhanced_spec`` on complex STFTs;
+    #: ``"time"``: ``model(noisy) -> enhanced`` on waveforms ``(B, L)`` (:class:`TCN`).
+    domain: str = "spectral"
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    @property
+    def stft_config(self) -> STFTConfig:
+        """The STFT the model expects (:func:`sedemo.dsp.stft.stft` with this config)."""
+        return self.config.stft_config
+
+    @property
+    def causal(self) -> bool:
+        """True when output frame ``t`` depends on input frames ``<= t`` only (in ``eval()``)."""
+        return True
+
+    def _prepare(self, noisy_spec) -> torch.Tensor:
+        spec = _check_spec(noisy_spec, self.config.n_freqs, type(self).__name__)
+        return spec.to(_complex_of(_param_dtype(self)))
+
+    def estimate(self, noisy_spec: torch.Tensor) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def forward(self, noisy_spec: torch.Tensor) -> torch.Tensor:
+        """Complex ``(B, F, T)`` noisy STFT -> complex ``(B, F, T)`` enhanced STFT."""
+        return self.estimate(noisy_spec)["spec"]
+
+    # ------------------------------------------------------------ streaming (ch. 7)
+    #: Future frames a streaming step needs before it can emit a frame (all book models: 0).
+    lookahead_frames: int = 0
+
+    def streaming_blocker(self) -> str | None:
+        """Why this model cannot run frame by frame (a sentence), or ``None`` when it can.
+
+        A model streams when it is causal (output frame ``t`` from input frames
+        ``<= t``). Overridden by models with more reasons (bidirectional LSTM,
+        spliced future frames). :func:`check_streamable` raises with it.
+        Chapter: 07_causality."""
+        return None if self.causal else f"{type(self).__name__} is not causal: it cannot stream"
+
+    def _check_step_mode(self) -> None:
+        if self.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules()):
+            raise RuntimeError(
+                f"{type(self).__name__}.step() in training mode: BatchNorm then normalises with the "
+                "statistics of the current batch (here: the current frame), which differ from the "
+                "offline batch statistics and leak the future in training (claim C15). Call "
+                "model.eval() first."
+            )
+
+    def init_state(self, batch: int = 1):  # pragma: no cover - interface
+        """The streaming state at the start of a stream (zeros), for ``batch`` signals."""
+        raise NotImplementedError
+
+    @staticmethod
+    def state_nbytes(state) -> int:
+        """Bytes held by the tensors of a streaming ``state`` (:func:`sedemo.layers.state_nbytes`)."""
+        return snn.state_nbytes(state)
+
+    def _step_input(self, frame_spec):
+        """Accept ``(B, F, n)`` or one frame ``(B, F)``; return ``(spec (B, F, n), squeeze)``."""
+        x = frame_spec if isinstance(frame_spec, torch.Tensor) else as_tensor(frame_spec)
+        squeeze = x.dim() == 2
+        if squeeze:
+            x = x.unsqueeze(-1)
+        check_streamable(self)
+        self._check_step_mode()
+        return self._prepare(x), squeeze
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, causal={self.causal}"
+
+
+def check_streamable(model) -> None:
+    """The one streamability check: raise a clear error when ``model`` cannot run frame by frame.
+
+    ``TypeError``: the model has no ``step``/``init_state`` (not a :mod:`sedemo.models`
+    model). ``ValueError``: the model is not causal (bidirectional LSTM, spliced
+    future frames, ...), with the reason of :meth:`SEModel.streaming_blocker`. Used by
+    every model's ``step`` and by :class:`sedemo.streaming.StreamingEnhancer`.
+    Claims C12-C13. Chapter: 07_causality.
+    """
+    if not (hasattr(model, "step") and hasattr(model, "init_state")):
+        raise TypeError(
+            f"{type(model).__name__} has no step()/init_state(): streaming needs a model of "
+            "sedemo.models (build_model(...)) with a frame-by-frame step"
+        )
+    blocker = model.streaming_blocker() if hasattr(model, "streaming_blocker") else (
+        None if getattr(model, "causal", False) else f"{type(model).__name__} is not causal: it cannot stream")
+    if blocker:
+        raise ValueError(f"cannot stream model {getattr(model, 'name', '') or type(model).__name__!r}: {blocker}")
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters of ``model``.
+
+    Chapter: 05_complex_mapping."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+# --------------------------------------------------------------------------- inference
+def enhance(model: nn.Module, noisy, cfg: STFTConfig | None = None):
+    """Enhance a waveform: ``istft(model(stft(noisy)))``, in ``eval()`` mode, without gradients.
+
+    ``noisy``: ``(L,)`` or ``(B, L)`` samples at the model's sample rate (NumPy or
+    torch). ``cfg``: the STFT (default ``model.stft_config``; another one is only
+    accepted when it has the model's ``n_fft``). Returns the enhanced waveform of the
+    same shape and array type. The model's training flag is restored afterwards.
+    A time-domain model (``model.domain == "time"``, e.g. ``tcn``) is run on the
+    waveform directly: ``model(noisy)``; ``cfg`` must then be ``None`` or have the
+    model's sample rate (no STFT is computed).
+    Chapter: 05_complex_mapping.
+    """
+    time_domain = getattr(model, "domain", "spectral") == "time"
+    if time_domain and cfg is not None and cfg.sample_rate != model.stft_config.sample_rate:
+        raise ValueError(f"cfg has sample_rate={cfg.sample_rate} but the model runs at "
+                         f"{model.stft_config.sample_rate} Hz")
+    cfg = model.stft_config if cfg is None else cfg
+    if not time_domain and cfg.n_fft != model.stft_config.n_fft:
+        raise ValueError(f"cfg has n_fft={cfg.n_fft} but the model expects {model.stft_config.n_fft}")
+    x = as_tensor(noisy)
+    if x.dim() not in (1, 2):
+        raise ValueError(f"enhance expects (L,) or (B, L) samples, got shape {tuple(x.shape)}")
+    dtype = _param_dtype(model)
+    device = next(model.parameters()).device
+    xb = x.to(device=device, dtype=dtype).reshape(-1, x.shape[-1])
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            y = model(xb) if time_domain else istft(model(stft(xb, cfg)), cfg, length=xb.shape[-1])
+    finally:
+        model.train(was_training)
+    y = y.reshape(x.shape).to(x.dtype if x.is_floating_point() else dtype).cpu()
+    return like(y, noisy)
+
+

@@ -1,0 +1,44 @@
+"""sedemo.evaluation.loss_measurements on small inputs: shapes, invariances and the
+properties the chapter's verdicts read."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sedemo.evaluation import loss_measurements as LM
+
+SR = 16000
+
+
+def test_ratio_perturbations_si_sdr_ignores_gain(speech):
+    r = LM.ratio_perturbations(speech[: 2 * SR], SR)
+    spread = r.gain.max() - r.gain.min()
+    assert spread["SI-SDR (dB)"] < 1e-6 < 10 < spread["SNR (dB)"]
+    t = r.table  # SI-SDR's optimal scale may be negative: a sign flip changes nothing, while SNR collapses
+    assert t.loc["polarity flip (x-1)", "SI-SDR (dB)"] == pytest.approx(t.loc["unperturbed (20 dB white noise)", "SI-SDR (dB)"])
+    assert t.loc["polarity flip (x-1)", "SNR (dB)"] < 0
+    assert len(r.gains) == 41 and r.speech_rms == pytest.approx(np.sqrt(np.mean(speech[: 2 * SR] ** 2)))
+
+
+def test_batch_gradient_shares_sum_to_one_and_favour_low_snr_for_ratio_sdr(speech, noise):
+    shares = LM.batch_gradient_shares(speech[:SR], speech[:SR] + noise[:SR])
+    assert list(shares.index) == [f"{v} dB" for v in LM.BATCH_SNRS]
+    np.testing.assert_allclose(shares.sum(axis=0), 1.0, rtol=1e-9)
+    assert shares[("waveform", "SI-SDR (si_sdr_loss)")].notna().all()
+
+
+def test_degradation_scores_rank_the_identity_first(speech):
+    d = LM.degradation_scores(speech[: 2 * SR], SR)
+    assert d.table.shape == (10, 6) and set(d.estimates) == set(d.table.index)
+    assert (d.rank >= 1).all().all() and (d.rank <= 10).all().all()
+    assert d.rank.loc["white noise, 20 dB SNR", "SNR loss (dB)"] < d.rank.loc["white noise, 0 dB SNR", "SNR loss (dB)"]
+
+
+def test_gradient_shares_and_coefficient_fits_on_the_tiny_corpus(tiny_corpus):
+    items = tiny_corpus.items("test")[:2]
+    c2 = LM.gradient_shares(items, SR)
+    assert list(c2.index) == ["noisy input", "Wiener baseline", "oracle IRM"]
+    assert ((c2["MSE grad. share"] >= 0) & (c2["MAE grad. share"] <= 1)).all()
+    fits = LM.coefficient_fits(tiny_corpus.items("train"), n_utterances=3, n_sample=2000)
+    assert len(fits.table) == 5 and fits.n_utterances <= 3 and fits.n_coefficients >= 2000
+    assert all(len(v) == 2000 for v in fits.values.values())
