@@ -36,3 +36,23 @@ def test_baselines_improve_white_noise(speech, noise, name):
 def test_stereo_is_refused(speech):
     with pytest.raises(ValueError, match="mono"):
         baselines.wiener(np.stack([speech, speech]))
+
+
+def test_noise_tracker_does_not_start_on_the_stft_padding():
+    """Regression: the minimum search started on the zero-padded first frame, so the
+    noise was underestimated for the first 1.5 s (-2.9 dB on white noise; -6.9 dB on the
+    validation mixtures). Now within 1.5 dB of the true power from the start."""
+    from sedemo.dsp import stft
+
+    n = 0.1 * np.random.default_rng(0).standard_normal(3 * 16000)
+    power = np.abs(stft.stft(n)) ** 2
+    est = baselines.noise_psd(power)
+    true = power[:, 1:].mean()
+    early = 10 * np.log10(est[:, 1:150].mean() / true)
+    late = 10 * np.log10(est[:, 150:].mean() / true)
+    assert abs(early) < 1.5 and abs(late) < 1.5
+    assert abs(early - late) < 1.0
+    # the padding frame takes the first full frame's periodogram (times the bias)
+    np.testing.assert_allclose(est[:, 0], 1.5 * power[:, 1])
+    # a one-frame input works
+    assert baselines.noise_psd(power[:, :1]).shape == (power.shape[0], 1)

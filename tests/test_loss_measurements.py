@@ -21,7 +21,9 @@ def test_ratio_perturbations_si_sdr_ignores_gain(speech):
 
 
 def test_batch_gradient_shares_sum_to_one_and_favour_low_snr_for_ratio_sdr(speech, noise):
-    shares = LM.batch_gradient_shares(speech[:SR], speech[:SR] + noise[:SR])
+    batch = LM.batch_gradient_shares(speech[:SR], speech[:SR] + noise[:SR])
+    shares = batch.table
+    assert batch.estimates.shape == batch.references.shape == (len(LM.BATCH_SNRS), SR)
     assert list(shares.index) == [f"{v} dB" for v in LM.BATCH_SNRS]
     np.testing.assert_allclose(shares.sum(axis=0), 1.0, rtol=1e-9)
     assert shares[("waveform", "SI-SDR (si_sdr_loss)")].notna().all()
@@ -42,3 +44,4 @@ def test_gradient_shares_and_coefficient_fits_on_the_tiny_corpus(tiny_corpus):
     fits = LM.coefficient_fits(tiny_corpus.items("train"), n_utterances=3, n_sample=2000)
     assert len(fits.table) == 5 and fits.n_utterances <= 3 and fits.n_coefficients >= 2000
     assert all(len(v) == 2000 for v in fits.values.values())
+    assert len(fits.spectra["raw"]) == fits.n_utterances == len(fits.spectra["compressed (c = 0.3)"])

@@ -8,6 +8,8 @@ experiments of chapters 5-6 with their verdicts, and the analytic measurements.
   listening excerpts)
 * :mod:`sedemo.evaluation.verdicts`: the one rule that turns stored results into
   a verdict word
+* :mod:`sedemo.evaluation.uncertainty`: paired bootstrap intervals of differences
+  between systems
 * :mod:`sedemo.evaluation.analysis`: measurements that need no trained model
   (gradients, fits, diagnostics)
 * :mod:`sedemo.evaluation.loss_measurements`: chapter 6's analytic experiments built

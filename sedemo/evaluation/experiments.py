@@ -345,11 +345,27 @@ def summary(results: list[dict], which=("pesq_wb", "stoi", "estoi", "si_sdr", "c
     return table
 
 
-def plot_metrics(table, metrics, ax=None, title: str | None = None):
-    """Bars of the mean of each run label with error bars of one standard deviation
-    over seeds, one panel per metric of ``metrics`` (a :func:`summary` table).
-    Returns the figure. Chapter 6.
-    Chapter: 06_losses."""
+def noisy_reference(claim: str, out_dir: str | Path | None = None) -> dict:
+    """The unprocessed noisy input's mean of each metric over the items ``claim``'s runs
+    were scored on (the same items for every run; from the first result), with
+    ``si_sdr_i`` and ``absent_db_change`` 0 by definition: the reference line of
+    :func:`plot_metrics`. Empty when there are no results. Chapter: 06_losses."""
+    import pandas as pd
+
+    results = load_results(out_dir, claim)
+    if not results:
+        return {}
+    rows = pd.DataFrame(results[0]["rows"])
+    noisy = rows[rows.system == "noisy"].mean(numeric_only=True).to_dict()
+    return {**{k: float(v) for k, v in noisy.items() if k != "snr_db"}, "si_sdr_i": 0.0, "absent_db_change": 0.0}
+
+
+def plot_metrics(table, metrics, ax=None, title: str | None = None, reference: dict | None = None):
+    """The mean of each run label (a dot) with one standard deviation over seeds (a bar),
+    one panel per metric of ``metrics`` (a :func:`summary` table). Dots, not bars: the
+    axis is zoomed to the values, which a bar chart would make misleading (a bar's length
+    reads as the value). ``reference``: optional ``{metric: value}`` drawn as a dashed
+    line (e.g. the noisy input). Returns the figure. Chapter: 06_losses."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 3.2), layout="constrained", squeeze=False)
@@ -357,15 +373,16 @@ def plot_metrics(table, metrics, ax=None, title: str | None = None):
     ypos = np.arange(len(labels))
     for ax, m in zip(axes[0], metrics):
         mean, std = table[(m, "mean")].to_numpy(float), table[(m, "std")].fillna(0).to_numpy(float)
-        ax.barh(ypos, mean, xerr=std, color=[f"C{i}" for i in range(len(labels))], capsize=3)
+        for i in range(len(labels)):
+            ax.errorbar(mean[i], ypos[i], xerr=std[i], fmt="o", color=f"C{i}", capsize=3)
+        if reference and m in reference:
+            ax.axvline(reference[m], color="k", ls="--", lw=1, label="noisy input")
+            ax.legend(loc="best", fontsize=8)
         ax.set_yticks(ypos, labels if ax is axes[0][0] else [""] * len(labels))
-        ax.invert_yaxis()
+        ax.set_ylim(len(labels) - 0.5, -0.5)
+        ax.grid(axis="x", alpha=0.3)
         better = "higher" if HIGHER_IS_BETTER.get(m, True) else "lower"
         ax.set(xlabel=f"{METRIC_LABELS.get(m, m)} ({better} is better)")
-        lo, hi = np.nanmin(mean - std), np.nanmax(mean + std)
-        pad = 0.15 * (hi - lo if hi > lo else 1.0)
-        if m in ("pesq_wb", "stoi", "estoi"):
-            ax.set_xlim(max(0.0, lo - pad), hi + pad)
     if title:
         fig.suptitle(title)
     return fig

@@ -20,7 +20,7 @@ from sedemo.evaluation import analysis, baselines, scoring
 
 __all__ = [
     "gradient_shares", "CoefficientFits", "coefficient_fits", "Degradations", "degradation_scores",
-    "RatioPerturbations", "ratio_perturbations", "RATIO_METRICS", "batch_gradient_shares", "BATCH_SNRS",
+    "RatioPerturbations", "ratio_perturbations", "RATIO_METRICS", "batch_gradient_shares", "BatchShares", "BATCH_SNRS",
 ]
 
 #: the three energy ratios of claim C6, as ``(estimate, reference) -> dB``
@@ -63,13 +63,15 @@ class CoefficientFits:
     :func:`sedemo.evaluation.analysis.compare_fits`), the sampled ``values`` of each row,
     ``n_utterances``, ``n_coefficients`` (per variant, before sampling) and
     ``subsample_error``, the largest NLL change of the Gaussian/Laplacian fits between
-    the sample and all values (nats). Chapter: 06_losses."""
+    the sample and all values (nats); ``spectra``: the STFTs fitted (``"raw"`` and
+    ``"compressed (c = 0.3)"``, one per utterance). Chapter: 06_losses."""
 
     table: pd.DataFrame
     values: dict = field(repr=False)
     n_utterances: int
     n_coefficients: int
     subsample_error: float
+    spectra: dict = field(repr=False, default_factory=dict)
 
 
 def coefficient_fits(items, n_utterances: int = 150, n_sample: int = 400_000, seed: int = 0,
@@ -101,7 +103,7 @@ def coefficient_fits(items, n_utterances: int = 150, n_sample: int = 400_000, se
                                   abs(analysis.fit_gaussian(pooled)[1] - analysis.fit_gaussian(x)[1]),
                                   abs(analysis.fit_laplace(pooled)[1] - analysis.fit_laplace(x)[1]))
     table = pd.DataFrame(rows).set_index(["coefficients", "normalised by"])
-    return CoefficientFits(table, values, len(clean), len(pooled), subsample_error)
+    return CoefficientFits(table, values, len(clean), len(pooled), subsample_error, spectra)
 
 
 @dataclass
@@ -178,7 +180,18 @@ def ratio_perturbations(ref, sample_rate: int = 16000) -> RatioPerturbations:
                               analysis.score_table(ref, {g: g * base for g in gains}, RATIO_METRICS))
 
 
-def batch_gradient_shares(clean, noisy, snrs=BATCH_SNRS) -> pd.DataFrame:
+@dataclass
+class BatchShares:
+    """Claim C6, ratio vs log SDR: ``table`` (rows: utterance SNR; columns: (where, loss))
+    of the share of the gradient each utterance of the batch gets, and the batch itself,
+    ``estimates`` and ``references`` ``(len(snrs), L)``. Chapter: 06_losses."""
+
+    table: pd.DataFrame
+    estimates: np.ndarray = field(repr=False)
+    references: np.ndarray = field(repr=False)
+
+
+def batch_gradient_shares(clean, noisy, snrs=BATCH_SNRS) -> BatchShares:
     """Claim C6, ratio vs log SDR: a batch of versions of one estimate, ``clean`` plus its
     own noise (``noisy - clean``) scaled to each SNR of ``snrs``, and the share of the
     gradient each utterance gets from the ratio SDR, log SDR and SI-SDR losses, on the
@@ -195,4 +208,4 @@ def batch_gradient_shares(clean, noisy, snrs=BATCH_SNRS) -> pd.DataFrame:
             shares[where, name] = norms / norms.sum()
     table = pd.DataFrame(shares, index=[f"{v} dB" for v in snrs])
     table.index.name = "utterance SNR"
-    return table
+    return BatchShares(table, batch_est, batch_ref)

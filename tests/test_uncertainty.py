@@ -1,0 +1,48 @@
+"""sedemo.evaluation.uncertainty: the paired bootstrap against a float64 re-derivation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sedemo.evaluation import uncertainty
+
+
+def _rows(diffs, base=None, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.normal(2.0, 0.5, len(diffs)) if base is None else base
+    rows = []
+    for i, (b, d) in enumerate(zip(base, diffs)):
+        rows += [{"id": f"i{i}", "system": "noisy", "pesq_wb": b}, {"id": f"i{i}", "system": "model", "pesq_wb": b + d}]
+    return rows
+
+
+def test_interval_contains_the_mean_and_matches_a_direct_bootstrap():
+    diffs = np.random.default_rng(1).normal(0.3, 0.2, 60)
+    r = uncertainty.paired_bootstrap(_rows(diffs), "model", "noisy", "pesq_wb", n_boot=4000, seed=3)
+    assert r["n"] == 60 and r["diff"] == pytest.approx(diffs.mean())
+    assert r["low"] < r["diff"] < r["high"]
+    rng = np.random.default_rng(3)
+    ordered = diffs[np.argsort([f"i{i}" for i in range(60)])]  # items in the order of their ids
+    means = ordered[rng.integers(0, 60, size=(4000, 60))].mean(axis=1)
+    assert (r["low"], r["high"]) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])))
+    # the normal approximation: half-width about 1.96 * sd / sqrt(n)
+    assert r["high"] - r["low"] == pytest.approx(2 * 1.96 * diffs.std(ddof=1) / np.sqrt(60), rel=0.15)
+
+
+def test_pairing_removes_the_shared_item_variation():
+    diffs = np.full(40, 0.1) + np.random.default_rng(2).normal(0, 0.01, 40)
+    base = np.random.default_rng(4).normal(2.0, 1.0, 40)  # items differ a lot, the difference does not
+    r = uncertainty.paired_bootstrap(_rows(diffs, base), "model", "noisy", "pesq_wb")
+    assert 0.09 < r["low"] < r["high"] < 0.11
+
+
+def test_difference_table_and_errors():
+    rows = _rows(np.full(10, 0.2))
+    t = uncertainty.difference_table(rows, ["model"], "noisy", metrics=("pesq_wb",))
+    assert t.loc["model", ("pesq_wb", "diff")] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="choose one of"):
+        uncertainty.paired_bootstrap(rows, "gcrn", "noisy", "pesq_wb")
+    with pytest.raises(ValueError, match="no metric"):
+        uncertainty.paired_bootstrap(rows, "model", "noisy", "stoi")
+    with pytest.raises(ValueError):
+        uncertainty.paired_bootstrap(rows, "model", "noisy", "pesq_wb", level=1.5)
