@@ -36,7 +36,7 @@ train() {  # name, out folder, steps, threads, extra args...
   shift 4
   $PY -m sedemo.train --model "$name" --steps "$steps" --threads "$threads" --device "$DEVICE" \
     --dynamic-mix --ckpt-every 200 --valid-every 500 --n-valid 16 --out "$out" \
-    --resume --no-progress "$@"
+    --resume auto --no-progress "$@"
 }
 
 evaluate() {  # name

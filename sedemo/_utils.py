@@ -7,6 +7,10 @@ caller's type, so that NumPy in gives NumPy out.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,3 +81,54 @@ def eval_mode(model):
     finally:
         if was_training:
             model.train(True)
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Write the file ``path`` all at once or not at all.
+
+    Yields a temporary path in the same folder (a hidden name ending in
+    ``.sedemo-tmp``) for the ``with`` block to write; when the block succeeds the
+    file is flushed to disk and renamed onto ``path`` (``os.replace``: readers see
+    the old file or the new one, never a part of it). On any error or interruption
+    the temporary file is removed and ``path`` is left exactly as it was. A symbolic
+    link at ``path`` is written through (its target is replaced, with its permission
+    bits); the parent folder must exist. Refuses (``IsADirectoryError``,
+    ``PermissionError``) a folder or a read-only file at ``path`` before anything is
+    written.
+    Chapter: 00_preface.
+    """
+    path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file; give a file name", str(path))
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, "is read-only; make it writable or choose another name", str(path))
+    while True:
+        tmp = path.with_name(f".{path.name[:200]}.{secrets.token_hex(4)}.sedemo-tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+        except OSError as err:  # name the file asked for, not the temporary one
+            raise type(err)(err.errno, err.strerror, str(path)) from err
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable (best effort)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

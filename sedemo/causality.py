@@ -234,6 +234,11 @@ def _as_inputs(example) -> list[torch.Tensor]:
             x = x.to(torch.complex128)
         elif x.is_floating_point():
             x = x.to(torch.float64)
+        if (x.is_complex() or x.is_floating_point()) and not torch.isfinite(x).all():
+            raise ValueError(
+                f"example input {len(out)} (shape {tuple(x.shape)}) contains "
+                f"{int((~torch.isfinite(x)).sum())} NaN or infinite values; NaN outputs hide every "
+                "change the checker looks for: give a finite example (e.g. torch.randn)")
         out.append(x)
     return out
 
@@ -336,6 +341,9 @@ def _positions(lo: int, hi: int, n_probe: int | None, auto_all: int = 128) -> li
 def _measure(run, inputs, dims, stamps, n_in, fut, past, rtol, seed, out_dim):
     gen = torch.Generator().manual_seed(seed + 1)
     y0 = run(inputs)
+    if not torch.isfinite(y0).all():
+        raise ValueError(f"the model's output on the example holds {int((~torch.isfinite(y0)).sum())} NaN or "
+                         "infinite values, so changes cannot be measured: check the model and the example")
     thr = rtol * float(y0.abs().max()) if y0.numel() else 0.0
     y_again = run(inputs)
     if y_again.shape != y0.shape or float((y_again - y0).abs().max()) > thr:
@@ -461,6 +469,7 @@ def check(model, example, time_dim=2, output_time_dim=None, n_probe: int | None 
     than it saves; ``None`` keeps the setting).
 
     Returns a :class:`CausalityReport` (see the module docstring for the method).
+    A non-finite example, or output, raises ``ValueError`` (NaN hides every change).
     Example: a ``Conv1d(kernel_size=3, padding=1)`` gives ``lookahead=1``,
     ``receptive_field=1``; ``CausalConv1d(kernel_size=3)`` gives 0 and 2.
     Chapter 7 (claims C12-C15).

@@ -6,15 +6,27 @@ its pitfalls; chapters 3-7 use :func:`score` for their result tables, and
 chapter 6 (loss functions, claim C6) compares SNR, SI-SDR and SD-SDR under
 scale, filter and DC perturbations.
 
-Contract shared by every metric (enforced by one private helper, ``_prepare``):
+Contract shared by every metric (enforced by one private helper, ``_prepare``, on
+top of the package's input gate, ``sedemo._gate.check_signal``, which
+:func:`sedemo.dsp.audio.validate`, the STFT and the enhancers run too):
 
 * keyword-only ``estimate=`` (the enhanced / degraded signal, ŝ) and
   ``reference=`` (the clean signal, s), plus ``sample_rate=`` (Hz, a positive
   int) where the metric needs it;
-* NumPy arrays or torch tensors of any real dtype; everything is computed in
-  float64 (tensors are detached and moved to the CPU);
+* NumPy arrays or torch tensors of floating point samples in [-1, 1];
+  everything is computed in float64 (tensors are detached and moved to the CPU).
+  Integer (int16 PCM, ...), boolean and complex arrays are refused with a
+  message that says how to convert (a ``TypeError`` that is also a ``ValueError``):
+  an int16 estimate would otherwise be 32768 times too loud;
 * mono, 1-D signals of equal length ``(L,)``; a 2-D input is refused (mix down
-  or loop over a batch yourself, the error says how);
+  or loop over a batch yourself, the error says how, channels first or last);
+* long enough: one analysis frame for segSNR and CD (30 ms), 25.6 ms for STOI,
+  0.25 s for PESQ, 2 samples for SI-SDR/SD-SDR; shorter clips get a one-line error;
+* any level: a peak outside [2**-20, 2**20] is brought to [0.5, 1) by an exact
+  power of two first (so ``1e200`` neither overflows nor gives NaN): one factor
+  for both signals in SNR, segSNR and SD-SDR (their values do not change), one per
+  signal in the level-blind SI-SDR, CD, STOI and PESQ. SNR, segSNR and SD-SDR
+  refuse levels more than 1e144 apart (their value would be beyond +-2890 dB);
 * finite values; a silent reference (all zero, or RMS < 1e-7) is refused
   because every metric here is relative to the reference and is undefined
   then; an all-zero *estimate* is allowed (SNR = 0 dB, SI-SDR = SD-SDR = -inf
@@ -34,7 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sedemo._utils import ArrayLike, as_tensor, check_finite
+from sedemo._gate import check_signal, rescale_pair as _rescale, robust_rms as _rms
+from sedemo._utils import ArrayLike
 
 __all__ = [
     "snr", "seg_snr", "si_sdr", "sd_sdr", "pesq", "stoi", "cepstral_distance",
@@ -49,36 +62,9 @@ _NO_RATE = object()  # sentinel: the metric takes no sample rate
 # Input checks (one helper for every metric)
 # ----------------------------------------------------------------------------
 def _to_float64(x: ArrayLike, name: str, metric: str) -> np.ndarray:
-    try:
-        t = as_tensor(x)
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"{metric}: {name} must be a NumPy array or a torch tensor of real numbers, "
-            f"got {type(x).__name__} ({err})"
-        ) from None
-    if t.is_complex():
-        raise TypeError(
-            f"{metric}: {name} is complex ({t.dtype}); metrics take real waveforms. "
-            "Invert a spectrum first (sedemo.dsp.stft.istft)."
-        )
-    t = t.detach().cpu().to(torch.float64)
-    if t.ndim != 1:
-        shape = tuple(t.shape)
-        hint = ""
-        if t.ndim == 2:
-            hint = (
-                f" Got shape {shape}. For a stereo/multi-channel signal mix down first, "
-                "e.g. x.mean(axis=0) for (channels, L) or x.mean(axis=1) for (L, channels); "
-                "for a single channel stored as (1, L) or (L, 1) use x.reshape(-1); for a "
-                "batch (B, L) loop: [metric(estimate=e, reference=r) for e, r in zip(E, R)]."
-            )
-        elif t.ndim == 0:
-            hint = " Got a scalar."
-        else:
-            hint = f" Got shape {shape}; loop over the leading axes."
-        raise ValueError(f"{metric}: {name} must be a mono 1-D signal (L,).{hint}")
-    check_finite(t, f"{metric}: {name}")
-    return t.numpy()
+    """The package's input gate (``sedemo._gate.check_signal``: real floats only, 1-D,
+    finite), then float64 NumPy."""
+    return check_signal(x, f"{metric}: {name}").detach().cpu().to(torch.float64).numpy()
 
 
 def _check_sample_rate(sample_rate, metric: str) -> int:
@@ -93,10 +79,12 @@ def _check_sample_rate(sample_rate, metric: str) -> int:
     return int(sample_rate)
 
 
-def _prepare(estimate, reference, metric: str, sample_rate=_NO_RATE, zero_mean: bool = False):
+def _prepare(estimate, reference, metric: str, sample_rate=_NO_RATE, zero_mean: bool = False,
+             scale: str | None = None, min_length: int = 1):
     """Validate and convert one (estimate, reference) pair; the single place where
     every metric checks its input. Returns ``(estimate, reference, sample_rate)``
-    as float64 NumPy arrays (zero-mean when ``zero_mean``) and an int (or None)."""
+    as float64 NumPy arrays (zero-mean when ``zero_mean``, rescaled by ``scale``, see
+    :func:`_rescale`) and an int (or None). ``min_length``: fewest samples accepted."""
     est = _to_float64(estimate, "estimate", metric)
     ref = _to_float64(reference, "reference", metric)
     if est.shape != ref.shape:
@@ -107,9 +95,10 @@ def _prepare(estimate, reference, metric: str, sample_rate=_NO_RATE, zero_mean: 
             "them (a model or a resampler may have added a delay or padding), then trim "
             f"both to the shorter: n = min(len(estimate), len(reference)) = {min(n_est, n_ref)}."
         )
-    if ref.shape[0] == 0:
-        raise ValueError(f"{metric}: the signals are empty (0 samples).")
-    rms = float(np.sqrt(np.mean(ref**2)))
+    rate = None if sample_rate is _NO_RATE else _check_sample_rate(sample_rate, metric)
+    if ref.shape[0] < min_length:
+        _too_short(metric, ref.shape[0], min_length, rate, "it removes the mean first" if zero_mean else "")
+    rms = _rms(ref)
     if rms < _SILENCE_RMS:
         raise ValueError(
             f"{metric}: the reference is silent (RMS {rms:.3g} < {_SILENCE_RMS:g}); the metric "
@@ -119,14 +108,22 @@ def _prepare(estimate, reference, metric: str, sample_rate=_NO_RATE, zero_mean: 
     if zero_mean:
         est = est - est.mean()
         ref = ref - ref.mean()
-        rms0 = float(np.sqrt(np.mean(ref**2)))
+        rms0 = _rms(ref)
         if rms0 < _SILENCE_RMS:
             raise ValueError(
                 f"{metric}: the reference is constant (a pure DC offset, RMS {rms0:.3g} after "
                 "removing its mean); this metric removes the mean first, so it is undefined."
             )
-    rate = None if sample_rate is _NO_RATE else _check_sample_rate(sample_rate, metric)
+    est, ref = _rescale(est, ref, scale, metric)
     return est, ref, rate
+
+
+def _too_short(metric: str, n: int, minimum: int, rate: int | None, why: str) -> None:
+    at = "" if rate is None else f" ({n / rate:.3g} s at {rate} Hz)"
+    raise ValueError(
+        f"{metric}: the signals are too short, {n} samples{at}; {metric} needs at least "
+        f"{minimum} samples{f' ({why})' if why else ''}: score a longer clip."
+    )
 
 
 def _db_ratio(num: float, den: float) -> float:
@@ -179,7 +176,7 @@ def snr(*, estimate: ArrayLike, reference: ArrayLike) -> float:
     ratio. See SI-SDR for a scale-invariant alternative.
     Chapters: 01_noisy_speech, 06_losses.
     """
-    est, ref, _ = _prepare(estimate, reference, "snr")
+    est, ref, _ = _prepare(estimate, reference, "snr", scale="common")
     return _db_ratio(float(np.sum(ref**2)), float(np.sum((ref - est) ** 2)))
 
 
@@ -215,7 +212,8 @@ def si_sdr(*, estimate: ArrayLike, reference: ArrayLike) -> float:
     invariant to filtering: a colouration or a delay of the estimate lowers it.
     Chapters: 01_noisy_speech, 06_losses, 03_masks, 04_phase, 05_complex_mapping, 07_causality.
     """
-    est, ref, _ = _prepare(estimate, reference, "si_sdr", zero_mean=True)
+    est, ref, _ = _prepare(estimate, reference, "si_sdr", zero_mean=True, scale="each",
+                           min_length=2)
     _, target = _projection(est, ref)
     return _db_ratio(float(np.sum(target**2)), float(np.sum((target - est) ** 2)))
 
@@ -240,7 +238,8 @@ def sd_sdr(*, estimate: ArrayLike, reference: ArrayLike) -> float:
     removal), unlike in :func:`snr`.
     Chapters: 01_noisy_speech, 06_losses.
     """
-    est, ref, _ = _prepare(estimate, reference, "sd_sdr", zero_mean=True)
+    est, ref, _ = _prepare(estimate, reference, "sd_sdr", zero_mean=True, scale="common",
+                           min_length=2)
     _, target = _projection(est, ref)
     return _db_ratio(float(np.sum(target**2)), float(np.sum((ref - est) ** 2)))
 
@@ -290,7 +289,7 @@ def seg_snr(
     silent ones.
     Chapter: 01_noisy_speech.
     """
-    est, ref, rate = _prepare(estimate, reference, "seg_snr", sample_rate=sample_rate)
+    est, ref, rate = _prepare(estimate, reference, "seg_snr", sample_rate=sample_rate, scale="common")
     frame = int(round(frame_ms * rate / 1000.0))
     hop = int(round(hop_ms * rate / 1000.0))
     if frame < 2 or hop < 1:
@@ -341,7 +340,7 @@ def pesq(
     own errors (too short, no utterances detected, ...) into ``ValueError``.
     Chapters: 01_noisy_speech, 03_masks, 04_phase, 05_complex_mapping, 06_losses, 07_causality.
     """
-    est, ref, rate = _prepare(estimate, reference, "pesq", sample_rate=sample_rate)
+    est, ref, rate = _prepare(estimate, reference, "pesq", sample_rate=sample_rate, scale="each")
     if mode not in ("wb", "nb"):
         raise ValueError(
             f"pesq: mode must be 'wb' (wide band, P.862.2, 16 kHz) or 'nb' (narrow band, "
@@ -359,6 +358,8 @@ def pesq(
             f"pesq: narrow-band PESQ (mode='nb', ITU-T P.862) needs 8000 or 16000 Hz, got "
             f"{rate}. Resample both signals first, e.g. sedemo.dsp.audio.resample(x, {rate}, 16000)."
         )
+    if ref.shape[0] < rate // 4:
+        _too_short("pesq", ref.shape[0], rate // 4, rate, "0.25 s; whole utterances for a meaningful score")
     if not np.any(est):
         raise ValueError(
             "pesq: the estimate is all zeros; PESQ cannot score a silent signal (the "
@@ -422,7 +423,9 @@ def stoi(
     noise inside pystoi, so repeated calls may differ in the last digits.
     Chapters: 01_noisy_speech, 03_masks, 04_phase, 05_complex_mapping, 06_losses, 07_causality.
     """
-    est, ref, rate = _prepare(estimate, reference, "stoi", sample_rate=sample_rate)
+    est, ref, rate = _prepare(estimate, reference, "stoi", sample_rate=sample_rate, scale="each")
+    if ref.shape[0] < 256 * rate // 10000 + 1:  # one frame of 256 samples after resampling to 10 kHz
+        _too_short("stoi", ref.shape[0], 256 * rate // 10000 + 1, rate, "one 25.6-ms frame at 10 kHz")
     from pystoi import stoi as pystoi_stoi
 
     with warnings.catch_warnings(record=True) as caught:
@@ -529,7 +532,8 @@ def cepstral_distance(
     noisy pause can count as much as speech.
     Chapters: 01_noisy_speech, 06_losses.
     """
-    est, ref, rate = _prepare(estimate, reference, "cepstral_distance", sample_rate=sample_rate)
+    est, ref, rate = _prepare(estimate, reference, "cepstral_distance", sample_rate=sample_rate,
+                                 scale="each")
     if order is None:
         order = 10 if rate < 10000 else 16
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:

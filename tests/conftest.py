@@ -75,3 +75,15 @@ def tiny_corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny_corpus")
     with pytest.warns(UserWarning, match="SYNTHETIC"):
         return data.build(root, source="synthetic", config=cfg, progress=False)
+
+
+@pytest.fixture
+def tiny_pretrained(monkeypatch):
+    """Stand in a tiny GCRN (16 kHz, the book's STFT) for the pretrained checkpoint that the
+    ``python -m sedemo enhance`` command loads by name."""
+    from sedemo import models
+
+    torch.manual_seed(0)
+    model = models.build_model("gcrn", tiny=True, n_fft=320, hop=160).eval()
+    monkeypatch.setattr(models, "load_pretrained", lambda name: model)
+    return model

@@ -89,6 +89,23 @@ def test_load_errors(tmp_path):
         audio.load(tmp_path / "junk.wav")
 
 
+def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
+    """A save interrupted halfway used to leave a truncated file in place of the old one."""
+    import soundfile as sf
+
+    path = audio.save(tmp_path / "x.flac", np.full(1600, 0.25))
+    before, real = path.read_bytes(), sf.write
+
+    def crash(file, frames, *args, **kwargs):
+        real(file, frames[: len(frames) // 2], *args, **kwargs)  # half a file, then the crash
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sf, "write", crash)
+    with pytest.raises(KeyboardInterrupt):
+        audio.save(path, np.full(3200, 0.5))
+    assert path.read_bytes() == before and not [p for p in tmp_path.iterdir() if p.name.endswith(".sedemo-tmp")]
+
+
 def test_save_errors(tmp_path):
     with pytest.raises(ValueError, match="would clip.*Scale it.*subtype='FLOAT'"):
         audio.save(tmp_path / "a.wav", np.array([0.0, 1.2, -0.3]))

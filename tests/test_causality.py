@@ -317,3 +317,17 @@ def test_long_examples_use_a_subset_of_probes():
     rep = check(nn.Conv1d(1, 1, 5, padding=2), torch.randn(1, 1, 300))
     assert rep.lookahead == 2 and sum(p.kind == "future" for p in rep.probes) == 64
     assert check(nn.Conv1d(1, 1, 5, padding=2), torch.randn(1, 1, 300), n_probe=9).lookahead == 2
+
+
+def test_a_non_finite_example_is_refused():
+    """Regression: a NaN in the example made every output NaN, no change was ever seen,
+    and a non-causal layer was reported with lookahead 0."""
+    x = torch.randn(1, 1, T)
+    x[0, 0, 5] = float("nan")
+    with pytest.raises(ValueError, match=r"example input 0 \(shape \(1, 1, 40\)\) contains 1 NaN or infinite"):
+        check(nn.Conv1d(1, 1, 5, padding=2), x)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        check_waveform(lambda w: w, 100, example=torch.full((1, 100), float("inf")))
+    with pytest.raises(ValueError, match="model's output on the example holds"):
+        check(lambda v: v / 0.0, torch.randn(1, 1, T))
+    assert check(nn.Conv1d(1, 1, 5, padding=2), torch.randn(1, 1, T)).lookahead == 2

@@ -79,8 +79,9 @@ def test_build_is_deterministic(synthetic_corpus, tmp_path):
     deterministically)."""
     import shutil
 
-    for pool in ("speech", "noise"):
+    for pool in ("speech", "noise"):  # an unfinished build of the same corpus (its pools and its list)
         shutil.copytree(synthetic_corpus.root / pool, tmp_path / pool)
+    shutil.copy(synthetic_corpus.root / data.sources.FILES_NAME, tmp_path)
     with pytest.warns(UserWarning, match="SYNTHETIC"):
         again = data.build(tmp_path, source="synthetic", config=TINY, progress=False)
 
@@ -93,8 +94,18 @@ def test_build_is_deterministic(synthetic_corpus, tmp_path):
     assert digest(again) == digest(synthetic_corpus)
     # reusing an existing corpus with the same parameters does not rebuild it
     assert data.build(tmp_path, source="synthetic", config=TINY, progress=False).root == tmp_path
-    with pytest.raises(RuntimeError, match="different corpus"):
+    with pytest.raises(FileExistsError, match="different corpus"):
         data.build(tmp_path, source="synthetic", config=data.CorpusConfig(n_train=1), progress=False)
+    assert (tmp_path / "info.json").exists() and len(data.load_corpus(tmp_path)) == len(synthetic_corpus)
+
+
+@pytest.mark.parametrize("field, value", [("n_train", -5), ("n_valid", 0), ("n_test_per_cell", 0), ("seed", -1),
+                                          ("n_train", 2.5), ("n_train", True), ("test_snrs", ()),
+                                          ("train_snr_range", (5.0, -5.0)), ("test_snrs", (0.0, float("inf"))),
+                                          ("speech_level_db", float("nan")), ("min_seconds", 0.0)])
+def test_corpus_config_refuses_values_out_of_range(field, value):
+    with pytest.raises(ValueError, match=f"CorpusConfig.{field}|min_seconds"):
+        data.CorpusConfig(**{field: value})
 
 
 def test_missing_corpus_says_how_to_build(tmp_path):

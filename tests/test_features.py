@@ -188,3 +188,27 @@ def test_normalize_utterance_and_given_stats():
     assert isinstance(t, torch.Tensor) and abs(float(t[0].mean())) < 1e-12
     const, _, _ = F.normalize(np.ones((2, 10)))
     assert np.all(const == 0)  # no division by zero
+
+
+# ------------------------------------------------------------- the STFT's input gate
+def test_stft_refuses_channels_last_and_integers():
+    """Regression: stft turned (N, 2) stereo into (N, 161, 1) spectra of 2-sample signals,
+    and scaled int16 samples by nothing."""
+    stereo = np.zeros((16000, 2))
+    with pytest.raises(ValueError, match=r"stft input has shape \(16000, 2\).*channels last.*x\.mean\(axis=-1\)"):
+        stft(stereo)
+    with pytest.raises(ValueError, match=r"integer samples \(int16\).*32768"):
+        stft(np.ones(1000, dtype=np.int16))
+    with pytest.raises(TypeError, match="complex"):
+        stft(np.ones(1000, dtype=complex))
+    with pytest.raises(ValueError, match="empty"):
+        stft(np.zeros((2, 0)))
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        stft(np.array([0.1, np.inf, 0.0]))
+    # channels first is a batch of signals; short batches stay legal
+    assert stft(stereo.T).shape == (2, 161, 100)
+    assert stft(torch.zeros(3, 5)).shape == (3, 161, 1)
+    assert stft(torch.zeros(4, 2, 800)).shape == (4, 2, 161, 5)
+    with pytest.raises(ValueError, match="length must be a whole number"):
+        from sedemo.dsp.stft import istft
+        istft(stft(np.zeros(320)), length=-1)

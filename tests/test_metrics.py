@@ -398,3 +398,73 @@ def test_stoi_short_clip_warns(speech, noise, extended):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert got == pystoi.stoi(ref, est, SR, extended=extended) == 1e-5
+
+
+# ----------------------------------------------------------------------------
+# The input gate (issue 17): integers, short clips, extreme levels
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ALL)
+def test_integer_and_boolean_samples_are_refused(speech, noise, name):
+    """Regression: an int16 estimate against a float reference gave SNR -90 dB instead of +9 dB."""
+    est = speech + 0.35 * noise
+    pcm = np.round(est * 32767).astype(np.int16)
+    with pytest.raises(ValueError, match=r"estimate holds integer samples \(int16\).*/ 32768"):
+        _call(name, pcm, speech)
+    with pytest.raises(TypeError, match=r"reference holds integer samples \(int32\)"):
+        _call(name, est, torch.from_numpy(pcm.astype(np.int32)))
+    with pytest.raises(ValueError, match=r"estimate holds booleans"):
+        _call(name, est > 0, speech)
+    assert M.snr(estimate=pcm / 32768, reference=speech) == pytest.approx(M.snr(estimate=est, reference=speech), abs=0.01)
+
+
+def test_channels_last_is_named(speech):
+    stereo = np.stack([speech, speech], axis=1)
+    with pytest.raises(ValueError, match=r"snr: estimate has shape \(48000, 2\).*channels last.*mean\(axis=1\)"):
+        M.snr(estimate=stereo, reference=speech)
+
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_stoi_clip_shorter_than_a_frame_names_the_minimum(speech, extended):
+    """Regression: pystoi raised numpy's AxisError on clips shorter than one frame."""
+    x = speech[6000:]  # speech, not a pause
+    for n, rate, minimum in ((409, SR, 410), (204, 8000, 205), (256, 10000, 257)):
+        with pytest.raises(ValueError, match=rf"stoi: the signals are too short, {n} samples.*at least {minimum} samples"):
+            M.stoi(estimate=x[:n], reference=x[:n], sample_rate=rate, extended=extended)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert M.stoi(estimate=x[:minimum], reference=x[:minimum], sample_rate=rate) == 1e-5
+
+
+def test_short_clips_name_their_minimum(speech):
+    with pytest.raises(ValueError, match=r"pesq: the signals are too short, 3999 samples.*at least 4000 samples \(0\.25 s"):
+        M.pesq(estimate=speech[:3999], reference=speech[:3999], sample_rate=SR)
+    with pytest.raises(ValueError, match=r"si_sdr: the signals are too short, 1 samples.*at least 2 samples"):
+        M.si_sdr(estimate=speech[100:101], reference=speech[100:101])
+
+
+@pytest.mark.parametrize("gain", [1e200, 1e-200, 3e30, -1e155])
+def test_level_blind_metrics_work_at_any_level(speech, noise, gain):
+    """Regression: 1e200 gave NaN (SI-SDR, STOI), nonsense (CD 1.43 instead of 0.68) or
+    'math domain error' (SNR); the level-blind metrics now give the same value."""
+    est = speech + 0.35 * noise
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings either
+        assert M.si_sdr(estimate=gain * est, reference=speech) == pytest.approx(
+            M.si_sdr(estimate=est, reference=speech), rel=1e-9)
+        assert M.cepstral_distance(estimate=gain * est, reference=speech) == pytest.approx(
+            M.cepstral_distance(estimate=est, reference=speech), rel=1e-9)
+        assert M.stoi(estimate=gain * est, reference=speech, sample_rate=SR) == pytest.approx(
+            M.stoi(estimate=est, reference=speech, sample_rate=SR), abs=1e-6)
+        for f in (M.snr, M.sd_sdr, M.si_sdr):  # a common level changes nothing
+            assert f(estimate=2.0**660 * est, reference=2.0**660 * speech) == f(estimate=est, reference=speech)
+
+
+def test_level_dependent_metrics_refuse_levels_1e144_apart(speech, noise):
+    est = speech + 0.35 * noise
+    for f in (M.snr, M.sd_sdr):
+        with pytest.raises(ValueError, match=r"estimate peaks at \d\.\d+e\+199 and the reference at 0\.5.*1e144"):
+            f(estimate=1e200 * est, reference=speech)
+    assert M.snr(estimate=1e100 * est, reference=speech) == pytest.approx(
+        -2000.0 + 20 * np.log10(np.linalg.norm(speech) / np.linalg.norm(est)), abs=1e-6)
+    assert M.pesq(estimate=1e200 * est, reference=speech, sample_rate=SR) == pytest.approx(
+        M.pesq(estimate=est, reference=speech, sample_rate=SR), abs=0.01)

@@ -293,3 +293,59 @@ def test_load_pretrained_missing(tmp_path, monkeypatch):
     m = M.build_model("gcrn", tiny=True)
     M.save(m, tmp_path / "gcrn.pt")
     assert M.load_pretrained("gcrn").config == m.config
+
+
+# --------------------------------------------------------------------------- input gate
+def test_enhance_refuses_channels_last_integers_and_overflow():
+    """Regression: enhance on (N, 2) stereo ran N two-sample signals (minutes, gigabytes);
+    int16 samples were used unscaled; float64 values beyond float32 gave NaN silently."""
+    import time
+
+    m = M.build_model("gcrn", tiny=True)
+    stereo = np.zeros((160000, 2), dtype=np.float32)
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"enhance: noisy has shape \(160000, 2\).*channels last.*mean\(axis=-1\)"):
+        M.enhance(m, stereo)
+    assert time.perf_counter() - t0 < 1.0
+    with pytest.raises(ValueError, match=r"integer samples \(int16\).*32768"):
+        M.enhance(m, np.ones(1600, dtype=np.int16))
+    with pytest.raises(TypeError, match="complex"):
+        M.enhance(m, torch.ones(1600, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="2 NaN or infinite"):
+        M.enhance(m, np.array([0.1, np.nan, np.inf] + [0.0] * 500))
+    big = np.full(1600, 1e200)
+    with pytest.raises(ValueError, match=r"values up to 1e\+200, beyond the range of float32.*scale it"):
+        M.enhance(m, big)
+    with pytest.raises(ValueError, match=r"shape \(1, 2, 1600\)"):
+        M.enhance(m, np.zeros((1, 2, 1600)))
+    # (C, L) channels first is a batch, enhanced channel by channel
+    x = np.random.default_rng(0).standard_normal((2, 1600)).astype(np.float32) * 0.1
+    y = M.enhance(m, x)
+    assert y.shape == x.shape and np.allclose(y[1], M.enhance(m, x[1]), atol=1e-6)
+
+
+def test_load_refuses_files_that_are_not_checkpoints(tmp_path):
+    """Regression: a file that is not a checkpoint gave an IndexError traceback from torch."""
+    import torch
+
+    bad = tmp_path / "noise.pt"
+    bad.write_bytes(b"\x00\x01not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable torch checkpoint"):
+        M.load(bad)
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        M.load(tmp_path / "missing.pt")
+    tensor = tmp_path / "tensor.pt"
+    torch.save(torch.zeros(3), tensor)
+    with pytest.raises(ValueError, match="not a sedemo model checkpoint"):
+        M.load(tensor)
+
+
+def test_enhance_refuses_to_return_nan_from_broken_weights():
+    """Regression: NaN weights gave a NaN output silently."""
+    import torch
+
+    m = M.build_model("gcrn", tiny=True)
+    with torch.no_grad():
+        next(m.parameters()).fill_(float("nan"))
+    with pytest.raises(ValueError, match="weights are broken"):
+        M.enhance(m, np.zeros(1600, dtype=np.float32) + 0.01)

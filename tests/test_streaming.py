@@ -374,3 +374,39 @@ def test_frame_plan_layers_are_named_and_unsupported_layers_are_refused():
     bn = m.encoder[1].norm
     m.encoder[1].norm = torch.nn.BatchNorm2d(bn.num_features, track_running_stats=False)
     assert St.frame_plan(m) is None
+
+
+def test_bad_chunks_are_refused_and_leave_the_stream_intact():
+    """Regression: a NaN or infinite chunk was accepted and every later output was NaN;
+    integer chunks were used unscaled; complex chunks lost their imaginary part with a
+    warning only. A refused chunk now leaves the stream as it was."""
+    m = _model("gcrn")
+    x = _signal(0.3).numpy()
+    want = St.stream_file(m, x, align=False)
+    enh = St.StreamingEnhancer(m)
+    outs, bad = [], [
+        (np.array([0.1, np.nan, 0.2] * 60), r"chunk contains 60 NaN or infinite"),
+        (np.full(100, np.inf), "100 NaN or infinite"),
+        (np.full(100, 1e200), r"values up to 1e\+200, beyond the range of float32"),
+        (np.ones(320, dtype=np.int16), r"integer samples \(int16\).*32768"),
+        (np.ones(320, dtype=np.complex64), "complex"),
+        (np.zeros((320, 2)), r"shape \(320, 2\).*streams 1 signal.*channels last"),
+        (np.zeros((2, 320)), r"shape \(2, 320\).*streams 1 signal.*holds 2 signals"),
+    ]
+    for i, start in enumerate(range(0, len(x), 700)):
+        outs.append(enh.process(x[start : start + 700]))
+        chunk, words = bad[i % len(bad)]
+        with pytest.raises(ValueError, match=words):
+            enh.process(chunk)
+    outs.append(enh.flush())
+    got = np.concatenate(outs)
+    assert got.shape == want.shape and np.isfinite(got).all()
+    assert np.abs(got - want).max() < TOL
+    e2 = St.StreamingEnhancer(m, batch=2)
+    with pytest.raises(ValueError, match=r"shape \(320, 2\).*transpose it with x\.T"):
+        e2.process(np.zeros((320, 2)))
+    with pytest.raises(ValueError, match=r"batch=2 signals: pass \(2, n\) chunks"):
+        e2.process(np.zeros(320))
+    assert e2.process(np.zeros((2, 0))).shape == (2, 0)
+    with pytest.raises(ValueError, match=r"stream_file: noisy has shape \(4800, 2\).*channels last"):
+        St.stream_file(m, np.zeros((4800, 2)))

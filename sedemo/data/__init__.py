@@ -31,7 +31,8 @@ down together only if the mixture would clip. Everything is drawn from NumPy
 generators seeded by ``(seed, split, index)``: the same command builds the same
 corpus on every machine. Layout on disk::
 
-    ROOT/info.json              which source, parameters, credits
+    ROOT/info.json              which source, parameters, credits (written last: the build is complete)
+    ROOT/files.txt              every file the build made (what --force may delete)
     ROOT/manifest.csv           one row per mixture (split, id, paths, speaker, noise, SNR ...)
     ROOT/speech/<speaker>/*.flac   decoded speech pool (16 kHz)
     ROOT/noise/<split>/*.flac      noise pool (16 kHz)

@@ -4,16 +4,23 @@ the ``python -m sedemo.data`` command. Chapter: 00_preface.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from sedemo._utils import atomic_output
+from sedemo._cli import Parser, run, whole_number
 from sedemo.dsp import audio
-from sedemo.data.sources import ASTERISK_DIR, CORPUS_VERSION, CREDITS, CorpusConfig, SAMPLE_RATE, SPEAKERS, SPLITS, SYNTH_SPEAKERS, _build_debian_pools, _build_synthetic_pools, _progress, _write, debian_sources_present, default_root
+from sedemo.data.sources import (
+    ASTERISK_DIR, CORPUS_VERSION, CREDITS, FILES_NAME, SAMPLE_RATE, SPEAKERS, SPLITS, SYNTH_SPEAKERS, CorpusConfig, _Journal,
+    _build_debian_pools, _build_synthetic_pools, _progress, _write, debian_sources_present, default_root,
+)
 from sedemo.data.corpus import Corpus, load_corpus
 
 
@@ -76,12 +83,20 @@ def make_mixture(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.ra
 
 def build(root: str | Path | None = None, source: str = "auto", config: CorpusConfig = CorpusConfig(),
           progress: bool = True, force: bool = False) -> Corpus:
-    """Build (or reuse) the corpus at ``root`` and return it.
+    """Build (or reuse, or finish) the corpus at ``root`` and return it.
 
     ``source``: ``"auto"`` (Debian packages when present, else the synthetic fallback,
     with a loud warning), ``"debian"`` or ``"synthetic"``. An existing corpus with the
     same source and parameters is reused unless ``force``. Deterministic: the same
     arguments give the same files. Takes about a minute on two cores.
+
+    Nothing is lost: every file is written atomically and recorded in ``files.txt``
+    before it is written, and ``info.json`` is written last. An interrupted build is
+    resumed by the same call (its finished files are complete, so it ends as an
+    uninterrupted build would). ``force`` (or a corpus of an older version) deletes
+    only the files the previous build lists as its own; a folder that is not empty
+    and holds no corpus of sedemo's is refused (``FileExistsError``), as is a different
+    corpus or an unfinished build with other parameters without ``force``.
     Chapter: 00_preface.
     """
     root = Path(root) if root is not None else default_root()
@@ -89,6 +104,8 @@ def build(root: str | Path | None = None, source: str = "auto", config: CorpusCo
         source = "debian" if debian_sources_present() else "synthetic"
     if source not in ("debian", "synthetic"):
         raise ValueError(f"unknown source {source!r}; choose 'auto', 'debian' or 'synthetic'")
+    if not isinstance(config, CorpusConfig):
+        raise TypeError(f"config must be a sedemo.data.CorpusConfig, got {type(config).__name__}")
     if source == "debian" and not debian_sources_present():
         raise FileNotFoundError(
             f"the Asterisk speech packages are not installed under {ASTERISK_DIR}; install them "
@@ -96,26 +113,45 @@ def build(root: str | Path | None = None, source: str = "auto", config: CorpusCo
         )
     info_path = root / "info.json"
     wanted = {"version": CORPUS_VERSION, "source": source, "config": _jsonable(asdict(config))}
-    if info_path.exists() and not force:
-        old = json.loads(info_path.read_text())
-        if {k: old.get(k) for k in wanted} == wanted:
+    state, old = _folder_state(root)
+    resume = False
+    if state == "foreign":
+        raise FileExistsError(
+            f"{root} is not empty and holds no corpus built by sedemo (no info.json or files.txt of its "
+            "own), so nothing in it was touched; choose a new or empty folder (--root NEW_FOLDER), or "
+            "delete this one first if it is an interrupted build of an older sedemo"
+        )
+    if state == "complete":
+        if {k: old.get(k) for k in wanted} == wanted and not force:
             return load_corpus(root)
-        if old.get("version") != CORPUS_VERSION and old.get("source") == source:
+        if not force and not (old.get("version") != CORPUS_VERSION and old.get("source") == source):
+            raise FileExistsError(
+                f"a different corpus already exists at {root} (source {old.get('source')}, version "
+                f"{old.get('version')}); pass force=True (--force) to replace it (only the files it lists "
+                "as its own are deleted), or choose another --root"
+            )
+        if not force:
             print(f"the corpus at {root} is from an older version of sedemo "
                   f"({old.get('version')}); rebuilding it", file=sys.stderr)
-            force = True
-        else:
-            raise RuntimeError(
-                f"a different corpus already exists at {root} (source {old.get('source')}); "
-                "pass force=True (--force) to rebuild it, or choose another --root"
+        _remove_own_files(root, old)
+    elif state == "unfinished":
+        resume = old == wanted and not force
+        if not resume and not force:
+            raise FileExistsError(
+                f"an unfinished corpus build with other parameters is at {root}; run it again with its "
+                "own parameters to finish it, pass force=True (--force) to replace it (only its own files "
+                "are deleted), or choose another --root"
             )
-    if force and root.exists():
-        import shutil
-
-        shutil.rmtree(root)
+        if resume:
+            print(f"resuming the unfinished corpus build at {root}", file=sys.stderr)
+        else:
+            _remove_own_files(root, old)
     root.mkdir(parents=True, exist_ok=True)
+    journal = _Journal(root)
+    if not resume:
+        journal.start(wanted)
     pools = _build_debian_pools if source == "debian" else _build_synthetic_pools
-    speech, noise = pools(root, config, progress)
+    speech, noise = pools(root, config, progress, journal)
     rows = []
     noise_cache: dict[Path, np.ndarray] = {}
     for split in SPLITS:
@@ -126,22 +162,87 @@ def build(root: str | Path | None = None, source: str = "auto", config: CorpusCo
             clean, noisy = make_mixture(audio.load(spath, sample_rate=SAMPLE_RATE), noise_cache[npath],
                                         snr, rng, config.speech_level_db)
             rel_c, rel_n = Path(split) / f"{mix_id}_clean.flac", Path(split) / f"{mix_id}_noisy.flac"
-            _write(root / rel_c, clean)
-            _write(root / rel_n, noisy)
+            _write(root / rel_c, clean, journal)
+            _write(root / rel_n, noisy, journal)
             rows.append({
                 "split": split, "id": mix_id, "clean": str(rel_c), "noisy": str(rel_n),
                 "speaker": spk, "speech_file": str(Path(spath).relative_to(root)),
                 "noise_type": ntype, "noise_source": nsrc, "snr_db": f"{snr:.3f}",
                 "seconds": f"{len(clean) / SAMPLE_RATE:.3f}",
             })
-    with open(root / "manifest.csv", "w", newline="") as fh:
+    journal.add(root / "manifest.csv")
+    with atomic_output(root / "manifest.csv") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    info = dict(wanted, credits=CREDITS[source], sample_rate=SAMPLE_RATE,
-                speakers={s: _speaker_split(s, source) for s in {r["speaker"] for r in rows}})
-    info_path.write_text(json.dumps(info, indent=1))
+    info = dict(wanted, credits=CREDITS[source], sample_rate=SAMPLE_RATE,  # sorted: no hash-seed order
+                speakers={s: _speaker_split(s, source) for s in sorted({r["speaker"] for r in rows})})
+    made = [Path(p).relative_to(root).as_posix() for p in [s for _, s in speech] + [n[3] for n in noise]]
+    made += [Path(r[k]).as_posix() for r in rows for k in ("clean", "noisy")] + ["manifest.csv", "info.json"]
+    journal.start(wanted, set(made) | set(_Journal.read(root)[1]))  # the final list of its own files
+    with atomic_output(info_path) as tmp:  # last: the corpus is complete once info.json exists
+        tmp.write_text(json.dumps(info, indent=1))
     return load_corpus(root)
+
+
+def _folder_state(root: Path):
+    """What ``root`` holds: ``("new", None)`` (missing or empty), ``("complete", info)``
+    (a corpus of sedemo's), ``("unfinished", parameters)`` (an interrupted build:
+    ``files.txt`` without ``info.json``) or ``("foreign", None)`` (anything else)."""
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"{root} is a file, not a folder; choose a new or empty folder (--root NEW_FOLDER)")
+    if not root.exists() or not any(root.iterdir()):
+        return "new", None
+    if (root / "info.json").exists():
+        try:
+            old = json.loads((root / "info.json").read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            old = None
+        ours = isinstance(old, dict) and {"version", "source", "config"} <= set(old)
+        return ("complete", old) if ours else ("foreign", None)
+    wanted, _ = _Journal.read(root)
+    return ("unfinished", wanted) if wanted is not None else ("foreign", None)
+
+
+def _own_files(root: Path) -> list[str]:
+    """The files the corpus at ``root`` lists as its own: ``files.txt``; for a corpus
+    built before that list existed, ``info.json``, ``manifest.csv`` and the files the
+    manifest names."""
+    wanted, files = _Journal.read(root)
+    if wanted is not None:
+        return files
+    files = ["info.json", "manifest.csv"]
+    try:
+        with open(root / "manifest.csv", newline="") as fh:
+            files += [row[k] for row in csv.DictReader(fh) for k in ("clean", "noisy", "speech_file") if row.get(k)]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass
+    return files
+
+
+def _remove_own_files(root: Path, old: dict):
+    """Delete what the previous build at ``root`` lists as its own (nothing else, nothing
+    outside ``root``), then the folders this leaves empty. ``info.json`` goes first, so
+    an interruption leaves an unfinished build that ``--force`` can finish removing."""
+    files = _own_files(root)
+    if _Journal.read(root)[0] is None:  # an older corpus: record its list before deleting
+        _Journal(root).start({k: old.get(k) for k in ("version", "source", "config")}, files)
+    (root / "info.json").unlink(missing_ok=True)
+    real_root = os.path.realpath(root)
+    emptied = set()
+    for rel in files:
+        rel_path = Path(rel)
+        if rel_path.is_absolute() or ".." in rel_path.parts or rel_path.as_posix() == FILES_NAME:
+            continue
+        path = root / rel_path
+        if os.path.commonpath([real_root, os.path.realpath(path.parent)]) != real_root:
+            continue  # a folder linked to elsewhere: not the build's to clean
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+            emptied.update(p for p in path.parents if p != root and root in p.parents)
+    for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
 
 
 def _jsonable(d: dict) -> dict:
@@ -151,27 +252,40 @@ def _jsonable(d: dict) -> dict:
 # --------------------------------------------------------------------------- CLI
 def main(argv=None):
     """The command line ``python -m sedemo.data build|info`` (``argv``: its arguments).
-    Chapter: 00_preface."""
-    parser = argparse.ArgumentParser(prog="python -m sedemo.data", description="The book's corpus of clean/noisy speech pairs.")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build", help="build the corpus (decode, mix, write FLAC + manifest)")
-    b.add_argument("--root", type=Path, default=None, help="where to write it (default: %(default)s -> data/corpus)")
-    b.add_argument("--source", default="auto", choices=("auto", "debian", "synthetic"))
-    b.add_argument("--n-train", type=int, default=CorpusConfig.n_train)
-    b.add_argument("--n-valid", type=int, default=CorpusConfig.n_valid)
-    b.add_argument("--n-test-per-cell", type=int, default=CorpusConfig.n_test_per_cell)
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--force", action="store_true", help="delete and rebuild an existing corpus")
-    b.add_argument("--quiet", action="store_true", help="no progress bars")
-    i = sub.add_parser("info", help="describe the built corpus")
-    i.add_argument("--root", type=Path, default=None)
-    args = parser.parse_args(argv)
-    if args.cmd == "build":
-        cfg = CorpusConfig(n_train=args.n_train, n_valid=args.n_valid,
-                           n_test_per_cell=args.n_test_per_cell, seed=args.seed)
-        corpus = build(args.root, source=args.source, config=cfg, progress=not args.quiet, force=args.force)
-        print(f"corpus ready at {corpus.root}")
-    else:
-        corpus = load_corpus(args.root)
-    print(corpus.describe())
 
+    A user error (bad argument, missing or foreign folder, undecodable file) prints
+    one line ``error: ...`` to stderr and exits with status 2 (``--debug``: the
+    traceback instead); an interrupted build says how to resume it.
+    Chapter: 00_preface."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    parser = Parser(prog="python -m sedemo.data", description="The book's corpus of clean/noisy speech pairs.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", parents=[common], help="build the corpus (decode, mix, write FLAC + manifest)")
+    b.add_argument("--root", type=Path, default=None, help="where to write it: a new or empty folder, or a corpus "
+                   "built by sedemo (default: $SEDEMO_DATA, else data/corpus)")
+    b.add_argument("--source", default="auto", choices=("auto", "debian", "synthetic"))
+    b.add_argument("--n-train", type=whole_number(1), default=CorpusConfig.n_train)
+    b.add_argument("--n-valid", type=whole_number(1), default=CorpusConfig.n_valid)
+    b.add_argument("--n-test-per-cell", type=whole_number(1), default=CorpusConfig.n_test_per_cell)
+    b.add_argument("--seed", type=whole_number(0), default=0)
+    b.add_argument("--force", action="store_true",
+                   help="replace an existing corpus (deletes only the files it lists as its own)")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
+    i = sub.add_parser("info", parents=[common], help="describe the built corpus")
+    i.add_argument("--root", type=Path, default=None)
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def body():
+        args = parser.parse_args(argv)
+        if args.cmd == "build":
+            cfg = CorpusConfig(n_train=args.n_train, n_valid=args.n_valid,
+                               n_test_per_cell=args.n_test_per_cell, seed=args.seed)
+            corpus = build(args.root, source=args.source, config=cfg, progress=not args.quiet, force=args.force)
+            print(f"corpus ready at {corpus.root}")
+            return corpus
+        return load_corpus(args.root)
+
+    corpus = run(body, argv, interrupted="interrupted; run the same command again to finish the build "
+                                         "(finished files are kept)")
+    print(corpus.describe())

@@ -89,7 +89,8 @@ class Corpus:
                 "every number here is measured on machine speech, not on human speech."
             )
         else:
-            lines.append(f"**Corpus: user folder** `{self.info.get('folder', '')}`.")
+            lines.append(f"**Corpus: user folder** `{self.info.get('folder', '')}` "
+                         f"(layout: {self.info.get('layout', 'clean-noisy')}).")
         for split in SPLITS:
             its = self.items(split)
             if not its:
@@ -151,51 +152,115 @@ def load_corpus(root: str | Path | None = None) -> Corpus:
 
 # --------------------------------------------------------------------------- user folders
 class FolderCorpus(Corpus):
-    """A reader's own clean/noisy pairs: ``root/clean/*.wav`` and ``root/noisy/*.wav``
-    with the same file names (VoiceBank-DEMAND's ``clean_testset_wav`` and
-    ``noisy_testset_wav`` folders are recognised too). All items form the ``test``
-    split unless the folder has ``train``/``valid``/``test`` sub-folders of that shape.
-    Files at other sample rates are resampled to 16 kHz when loaded.
+    """A reader's own clean/noisy pairs, in one of three layouts (files of the same name
+    in the clean and the noisy folder form a pair; ``.wav`` or ``.flac``):
+
+    * ``root/clean/`` + ``root/noisy/``: all pairs form the ``test`` split;
+    * split sub-folders ``root/train/``, ``root/valid/`` (or ``val``, ``validation``,
+      ``dev``) and ``root/test/``, each with ``clean/`` + ``noisy/`` (any of them may be
+      missing);
+    * VoiceBank-DEMAND's names: ``clean_trainset_wav`` + ``noisy_trainset_wav`` (or the
+      ``_28spk_``/``_56spk_`` variants, e.g. ``clean_trainset_28spk_wav``) for ``train``,
+      ``clean_testset_wav`` + ``noisy_testset_wav`` for ``test``.
+
+    Ambiguous folders are refused with a ``ValueError`` that names the folders seen: two
+    layouts at once, a clean folder without its noisy partner (or the reverse), two
+    VoiceBank-DEMAND training sets, two names for one split, a split folder without
+    ``clean/`` + ``noisy/``. ``FileNotFoundError`` when no layout is found. ``info``
+    records the ``layout`` and the folders of each split. Files at other sample rates
+    are resampled to 16 kHz when loaded.
     Chapter: 01_noisy_speech."""
 
-    CLEAN_NAMES = ("clean", "clean_testset_wav", "clean_trainset_wav", "clean_trainset_28spk_wav")
-    NOISY_NAMES = ("noisy", "noisy_testset_wav", "noisy_trainset_wav", "noisy_trainset_28spk_wav")
+    SPLIT_NAMES = {"train": ("train",), "valid": ("valid", "val", "validation", "dev"), "test": ("test",)}
+    VOICEBANK = {
+        "train": (("clean_trainset_wav", "noisy_trainset_wav"),
+                  ("clean_trainset_28spk_wav", "noisy_trainset_28spk_wav"),
+                  ("clean_trainset_56spk_wav", "noisy_trainset_56spk_wav")),
+        "test": (("clean_testset_wav", "noisy_testset_wav"),),
+    }
+    AUDIO_SUFFIXES = (".wav", ".flac")
 
     def __init__(self, root: str | Path):
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"{root} is not a folder")
+        layout, pairs = self._find_layout(root)
         items = []
-        for split_dir, split in self._split_dirs(root):
-            clean_dir = next((split_dir / n for n in self.CLEAN_NAMES if (split_dir / n).is_dir()), None)
-            noisy_dir = next((split_dir / n for n in self.NOISY_NAMES if (split_dir / n).is_dir()), None)
-            if clean_dir is None or noisy_dir is None:
-                continue
-            clean_files = {p.name: p for p in clean_dir.iterdir() if p.suffix.lower() in (".wav", ".flac")}
-            noisy_files = {p.name: p for p in noisy_dir.iterdir() if p.suffix.lower() in (".wav", ".flac")}
-            unmatched = sorted(set(clean_files) ^ set(noisy_files))
-            if unmatched:
-                raise ValueError(
-                    f"{len(unmatched)} files in {clean_dir} / {noisy_dir} have no partner "
-                    f"(e.g. {unmatched[:3]}); every clean file needs a noisy file of the same name"
-                )
-            for name in sorted(clean_files):
-                items.append(Item(split, Path(name).stem, clean_files[name], noisy_files[name],
-                                  noise_source="user", noise_type="user"))
+        for split, clean_dir, noisy_dir in pairs:
+            items += self._pair_items(split, clean_dir, noisy_dir)
         if not items:
+            dirs = ", ".join(f"{c.relative_to(root)}/ + {n.relative_to(root)}/" for _, c, n in pairs)
+            raise FileNotFoundError(f"no clean/noisy pairs under {root}: {dirs} hold no "
+                                    f"{' or '.join(self.AUDIO_SUFFIXES)} files")
+        info = {"source": "folder", "folder": str(root), "layout": layout,
+                "splits": {s: [str(c.relative_to(root)), str(n.relative_to(root))] for s, c, n in pairs}}
+        super().__init__(root, info, items)
+
+    @classmethod
+    def _find_layout(cls, root: Path):
+        """``(layout, [(split, clean_dir, noisy_dir), ...])`` or a clear error."""
+        subs = sorted(p.name for p in root.iterdir() if p.is_dir())
+        seen = f"saw the folders {subs}" if subs else "saw no sub-folders"
+        vb_names = {n for pairs in cls.VOICEBANK.values() for pair in pairs for n in pair}
+        found = {
+            "clean/ + noisy/": [n for n in ("clean", "noisy") if n in subs],
+            "train/valid/test sub-folders": [n for names in cls.SPLIT_NAMES.values() for n in names if n in subs],
+            "VoiceBank-DEMAND": [n for n in subs if n in vb_names],
+        }
+        kinds = [k for k, v in found.items() if v]
+        if len(kinds) > 1:
+            raise ValueError(f"{root} mixes the layouts {' and '.join(kinds)} ({seen}); keep one of "
+                             "them there (move the other folders out)")
+        if not kinds:
             raise FileNotFoundError(
-                f"no clean/noisy pairs under {root}: expected sub-folders "
-                f"{self.CLEAN_NAMES[0]}/ and {self.NOISY_NAMES[0]}/ with files of the same names"
-            )
-        super().__init__(root, {"source": "folder", "folder": str(root)}, items)
+                f"no clean/noisy pairs under {root} ({seen}): expected sub-folders clean/ and "
+                "noisy/ with files of the same names, train/ and test/ sub-folders holding "
+                "clean/ and noisy/, or VoiceBank-DEMAND's clean_testset_wav/noisy_testset_wav")
+        kind = kinds[0]
+        if kind == "clean/ + noisy/":
+            return "clean-noisy", [("test", *cls._pair(root, "clean", "noisy", seen))]
+        pairs = []
+        if kind == "VoiceBank-DEMAND":
+            for split, options in cls.VOICEBANK.items():
+                present = [(c, n) for c, n in options if c in subs or n in subs]
+                if len(present) > 1:
+                    raise ValueError(f"{root} holds {len(present)} VoiceBank-DEMAND {split} sets "
+                                     f"({', '.join(c for c, _ in present)}; {seen}): keep one of them there")
+                if present:
+                    pairs.append((split, *cls._pair(root, *present[0], seen)))
+            return "voicebank-demand", pairs
+        for split, names in cls.SPLIT_NAMES.items():
+            present = [n for n in names if n in subs]
+            if len(present) > 1:
+                raise ValueError(f"{root} has {len(present)} folders for the {split} split "
+                                 f"({', '.join(present)}; {seen}): keep one")
+            if present:
+                inner = sorted(p.name for p in (root / present[0]).iterdir() if p.is_dir())
+                where = f"saw the folders {inner} in {present[0]}/" if inner else f"{present[0]}/ has no sub-folders"
+                pairs.append((split, *cls._pair(root / present[0], "clean", "noisy", where)))
+        return "splits", pairs
 
     @staticmethod
-    def _split_dirs(root: Path):
-        subs = [(root / s, s) for s in SPLITS if (root / s).is_dir()]
-        if subs:
-            return subs
-        if (root / "clean_trainset_wav").is_dir() or (root / "clean_trainset_28spk_wav").is_dir():
-            return [(root, "train"), (root, "test")]
-        return [(root, "test")]
+    def _pair(folder: Path, clean: str, noisy: str, seen: str):
+        has_clean, has_noisy = (folder / clean).is_dir(), (folder / noisy).is_dir()
+        if has_clean != has_noisy:
+            have, missing = (clean, noisy) if has_clean else (noisy, clean)
+            raise ValueError(f"{folder}: {have}/ has no partner {missing}/ ({seen}); clean and noisy "
+                             "files come in pairs of the same names, in two folders")
+        if not has_clean:
+            raise ValueError(f"{folder}: no {clean}/ and {noisy}/ sub-folders ({seen}); each split "
+                             "folder needs both")
+        return folder / clean, folder / noisy
 
-
+    @classmethod
+    def _pair_items(cls, split: str, clean_dir: Path, noisy_dir: Path) -> list[Item]:
+        clean_files = {p.name: p for p in clean_dir.iterdir() if p.suffix.lower() in cls.AUDIO_SUFFIXES}
+        noisy_files = {p.name: p for p in noisy_dir.iterdir() if p.suffix.lower() in cls.AUDIO_SUFFIXES}
+        unmatched = sorted(set(clean_files) ^ set(noisy_files))
+        if unmatched:
+            raise ValueError(
+                f"{len(unmatched)} files in {clean_dir} / {noisy_dir} have no partner "
+                f"(e.g. {unmatched[:3]}); every clean file needs a noisy file of the same name"
+            )
+        return [Item(split, Path(name).stem, clean_files[name], noisy_files[name],
+                     noise_source="user", noise_type="user") for name in sorted(clean_files)]

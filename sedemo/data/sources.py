@@ -4,9 +4,13 @@ Chapter: 00_preface.
 """
 from __future__ import annotations
 
+import json
+import math
+import numbers
 import os
 import re
 import sys
+import threading
 import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sedemo._utils import atomic_output
 from sedemo.dsp import audio
-
 
 
 SAMPLE_RATE = 16000
@@ -78,6 +82,8 @@ class CorpusConfig:
 
     The test split is a grid: every noise type x every SNR in ``test_snrs`` x
     ``n_test_per_cell`` utterances, so tables can be read by SNR and noise type.
+    A value out of range (a count below 1, a negative seed, an infinite SNR ...)
+    raises ``ValueError`` naming the field.
     Chapter: 00_preface.
     """
 
@@ -92,6 +98,31 @@ class CorpusConfig:
     max_seconds: float = 8.0
     synthetic_utterances_per_speaker: int = 90
     seed: int = 0
+
+    def __post_init__(self):
+        for name in ("n_train", "n_valid", "n_test_per_cell", "synthetic_utterances_per_speaker", "seed"):
+            v, low = getattr(self, name), 0 if name == "seed" else 1
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+                raise ValueError(f"CorpusConfig.{name} must be a whole number >= {low}, got {v!r}; "
+                                 f"pass e.g. {name}={max(low, 1)}")
+        for name in ("train_snr_range", "valid_snr_range", "test_snrs"):
+            v = getattr(self, name)
+            pair = name != "test_snrs"
+            ok = isinstance(v, (tuple, list)) and len(v) > 0 and all(_finite(s) for s in v)
+            if not ok or (pair and (len(v) != 2 or v[0] > v[1])):
+                shape = "(low, high) with low <= high" if pair else "a non-empty tuple"
+                raise ValueError(f"CorpusConfig.{name} must be {shape} of finite dB values, got {v!r}; "
+                                 f"pass e.g. {name}={getattr(CorpusConfig, name)}")
+        if not (_finite(self.speech_level_db) and self.speech_level_db < 0):
+            raise ValueError(f"CorpusConfig.speech_level_db must be a finite level below 0 dB FS, got "
+                             f"{self.speech_level_db!r}; pass e.g. speech_level_db=-26.0")
+        if not (_finite(self.min_seconds) and _finite(self.max_seconds) and 0 < self.min_seconds <= self.max_seconds):
+            raise ValueError(f"CorpusConfig needs 0 < min_seconds <= max_seconds (finite), got "
+                             f"{self.min_seconds!r}, {self.max_seconds!r}; pass e.g. min_seconds=2.0, max_seconds=8.0")
+
+
+def _finite(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def default_root() -> Path:
@@ -180,7 +211,48 @@ def synthetic_noise(kind: str, seconds: float, seed: int, sample_rate: int = SAM
     return (0.1 * x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
-def _write(path: Path, x: np.ndarray):
+FILES_NAME = "files.txt"  # the build's own list of the files it made (see _Journal)
+_FILES_HEADER = "# sedemo corpus build "
+
+
+class _Journal:
+    """What a corpus build owns: ``ROOT/files.txt``, a header line with the build's
+    parameters, then one path (relative to ROOT) a line, appended *before* the file
+    is written. ``--force`` deletes only the files listed here, an interrupted build is
+    recognised (and resumed) by its header, and a folder without it is not ours."""
+
+    def __init__(self, root: Path):
+        self.root, self.path, self._lock = root, root / FILES_NAME, threading.Lock()
+
+    @staticmethod
+    def read(root: Path):
+        """``(parameters, listed paths)`` of ``root``'s journal; ``(None, [])`` when it
+        has none of its own."""
+        try:
+            lines = (root / FILES_NAME).read_text().splitlines()
+            wanted = json.loads(lines[0][len(_FILES_HEADER):]) if lines[0].startswith(_FILES_HEADER) else None
+        except (OSError, IndexError, UnicodeDecodeError, ValueError):
+            return None, []
+        return (wanted, [ln for ln in lines[1:] if ln.strip()]) if isinstance(wanted, dict) else (None, [])
+
+    def start(self, wanted: dict, files=()):
+        """Begin the journal of a build with parameters ``wanted`` (atomically)."""
+        with atomic_output(self.path) as tmp:
+            tmp.write_text(_FILES_HEADER + json.dumps(wanted, sort_keys=True) + "\n"
+                           + "".join(f"{f}\n" for f in sorted(set(files))))
+
+    def add(self, path: Path):
+        """Record ``path`` (inside the root) before it is written."""
+        rel = Path(path).relative_to(self.root).as_posix()
+        with self._lock, open(self.path, "a") as fh:
+            fh.write(rel + "\n")
+
+
+def _write(path: Path, x: np.ndarray, journal: _Journal | None = None):
+    """Write one corpus file: recorded in the build's journal first, then written
+    atomically (an interrupted build never leaves a partial file to be reused)."""
+    if journal is not None:
+        journal.add(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     audio.save(path, x, SAMPLE_RATE)
 
@@ -195,7 +267,7 @@ def _progress(iterable, total, desc, enabled):
                 mininterval=0.1 if sys.stderr.isatty() else 10.0)
 
 
-def _build_debian_pools(root: Path, cfg: CorpusConfig, progress: bool):
+def _build_debian_pools(root: Path, cfg: CorpusConfig, progress: bool, journal: _Journal | None = None):
     """Decode the speech prompts and noise loops into FLAC pools at 16 kHz."""
     bytes_per_second = 8000  # G.722 at 64 kbit/s
     jobs = []
@@ -215,7 +287,7 @@ def _build_debian_pools(root: Path, cfg: CorpusConfig, progress: bool):
             level, activity = audio.active_level(x, SAMPLE_RATE)
             if not level > MIN_SPEECH_LEVEL_DB or activity < MIN_SPEECH_ACTIVITY:
                 return None  # no speech in it (room tone, a click): never a clean target
-            _write(dst, x)
+            _write(dst, x, journal)
         return spk, dst
 
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
@@ -239,19 +311,19 @@ def _build_debian_pools(root: Path, cfg: CorpusConfig, progress: bool):
             peak = np.abs(x).max()
             if peak > 0.99:
                 x = x * (0.99 / peak)
-            _write(dst, x)
+            _write(dst, x, journal)
         noise.append((split, ntype, f"{src}:{p.name}", dst))
-    noise += _synthetic_noise_pool(root, cfg)
+    noise += _synthetic_noise_pool(root, cfg, journal)
     return speech, noise
 
 
-def _synthetic_noise_pool(root: Path, cfg: CorpusConfig):
+def _synthetic_noise_pool(root: Path, cfg: CorpusConfig, journal: _Journal | None = None):
     out = []
     for s_i, split in enumerate(SPLITS):
         for k_i, kind in enumerate(SYNTHETIC_NOISES):
             dst = root / "noise" / split / f"stationary__synthetic__{kind}.flac"
             if not dst.exists():
-                _write(dst, synthetic_noise(kind, 12.0, seed=cfg.seed * 1000 + 10 * s_i + k_i))
+                _write(dst, synthetic_noise(kind, 12.0, seed=cfg.seed * 1000 + 10 * s_i + k_i), journal)
             out.append((split, "stationary", f"synthetic:{kind}-{split}", dst))
     return out
 
@@ -323,7 +395,7 @@ class _Espeak:
         return audio.resample(x, self.rate, SAMPLE_RATE)
 
 
-def _build_synthetic_pools(root: Path, cfg: CorpusConfig, progress: bool):
+def _build_synthetic_pools(root: Path, cfg: CorpusConfig, progress: bool, journal: _Journal | None = None):
     why = "requested" if debian_sources_present() else "used because the Debian speech packages are missing"
     warnings.warn(
         f"building the SYNTHETIC fallback corpus (espeak-ng speech), {why}. "
@@ -341,9 +413,9 @@ def _build_synthetic_pools(root: Path, cfg: CorpusConfig, progress: bool):
             rng = np.random.default_rng([cfg.seed, zlib.crc32(spk.encode()), i])
             text = " ".join(rng.choice(_WORDS, size=int(rng.integers(7, 16))))
             x = tts.say(text, voice, pitch, rate)
-            _write(dst, 0.5 * x / max(np.abs(x).max(), 1e-6))
+            _write(dst, 0.5 * x / max(np.abs(x).max(), 1e-6), journal)
         speech.append((spk, dst))
-    noise = _synthetic_noise_pool(root, cfg)
+    noise = _synthetic_noise_pool(root, cfg, journal)
     # babble: four overlapping espeak talkers not used as targets in that split
     for s_i, split in enumerate(SPLITS):
         dst = root / "noise" / split / "crowd__synthetic__babble.flac"
@@ -355,7 +427,7 @@ def _build_synthetic_pools(root: Path, cfg: CorpusConfig, progress: bool):
                 layers.append(tts.say(text, "en-us", int(rng.integers(20, 90)), int(rng.integers(140, 190))))
             n = min(len(x) for x in layers)
             x = sum(layer[:n] for layer in layers)
-            _write(dst, (0.1 * x / np.sqrt(np.mean(x**2))).astype(np.float32))
+            _write(dst, (0.1 * x / np.sqrt(np.mean(x**2))).astype(np.float32), journal)
         noise.append((split, "crowd", f"synthetic:babble-{split}", dst))
     return speech, noise
 

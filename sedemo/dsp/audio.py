@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sedemo._utils import ArrayLike, as_tensor, like, to_numpy
+from sedemo._gate import MAX_CHANNELS, check_signal
+from sedemo._gate import integer_error as _integer_error, is_integer as _is_integer
+from sedemo._utils import ArrayLike, as_tensor, atomic_output, like, to_numpy
 
 SAMPLE_RATE = 16000
 """The sample rate (Hz) of every signal in the book: wideband speech, 0-8 kHz."""
@@ -45,8 +47,6 @@ RAW_FORMATS: dict[str, list[str]] = {
 #: Formats :func:`save` writes, by file extension.
 SAVE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 
-MAX_CHANNELS = 8
-
 # ITU-T P.56 method B constants (section 2 of the module docstring of active_level).
 P56_TIME_CONSTANT_S = 0.03
 P56_HANGOVER_S = 0.2
@@ -63,26 +63,6 @@ class AudioDecodeError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- helpers
-def _is_integer(x: ArrayLike) -> bool:
-    if isinstance(x, torch.Tensor):
-        return not (torch.is_floating_point(x) or torch.is_complex(x))
-    return np.asarray(x).dtype.kind in "iub"
-
-
-def _dtype_name(x: ArrayLike) -> str:
-    return str(x.dtype).replace("torch.", "") if hasattr(x, "dtype") else type(x).__name__
-
-
-def _integer_error(x: ArrayLike, name: str) -> ValueError:
-    dt = _dtype_name(x)
-    scale = {"int16": "32768", "int32": "2147483648", "uint8": "128 after subtracting 128"}.get(dt, "its full-scale value")
-    return ValueError(
-        f"{name} holds integer samples ({dt}); this expects floating point samples in "
-        f"[-1, 1]. Convert first, e.g. x.astype(np.float32) / {scale} for NumPy or "
-        f"x.float() / {scale} for torch (sedemo.dsp.audio.load already returns floats)."
-    )
-
-
 def _as_float64_1d(x: ArrayLike, name: str) -> np.ndarray:
     """``x`` as a 1-D float64 NumPy array, with the checks of :func:`validate`
     except silence (empty, integer, multichannel and non-finite input raise)."""
@@ -232,7 +212,8 @@ def save(path, x: ArrayLike, sample_rate: int = SAMPLE_RATE, subtype: str = "PCM
     32768) returns ``x`` within half a quantisation step (1.5e-5). Integer formats
     cannot hold values beyond full scale: a signal peaking above 1.0 raises
     ``ValueError`` instead of clipping silently. NaN/inf and integer arrays are
-    refused. Missing parent folders are created. Returns the path written.
+    refused. Missing parent folders are created; the file is written atomically
+    (complete or not at all, see :func:`sedemo._utils.atomic_output`). Returns the path.
     Used in chapter 1 and by :mod:`sedemo.data`.
     Chapter: 01_noisy_speech.
     """
@@ -283,7 +264,8 @@ def save(path, x: ArrayLike, sample_rate: int = SAMPLE_RATE, subtype: str = "PCM
     if subtype == "PCM_16":
         frames = np.clip(np.round(frames * 32768.0), -32768, 32767).astype(np.int16)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), frames, sample_rate, subtype=subtype, format=fmt)
+    with atomic_output(path) as tmp:  # all or nothing: an interrupted save leaves no partial file
+        sf.write(str(tmp), frames, sample_rate, subtype=subtype, format=fmt)
     return path
 
 
@@ -325,14 +307,17 @@ def validate(
 ) -> torch.Tensor:
     """Check a mono waveform and return it as a 1-D float torch tensor ``(L,)``.
 
-    The single input check of the book: :mod:`sedemo.metrics`, the enhancement
-    functions and :func:`mix_at_snr` call it so that a wrong input fails early with
-    a message that says how to fix it. ``ValueError`` is raised for
+    The single input check of the book, built on the package's input gate
+    (``sedemo._gate.check_signal``, which the metrics, the STFT, ``models.enhance``
+    and the streaming enhancer run too) so that a wrong input fails early with a
+    one-line message that says how to fix it. ``ValueError`` is raised for
 
     * a sample rate (when ``sample_rate`` is given) other than ``expected_sr``;
-    * integer PCM samples (e.g. int16): convert to float in [-1, 1] first; a silently
-      wrong scale would be worse than an error;
-    * more than one dimension (stereo/multichannel or a batch): mix down first;
+    * integer or boolean samples (e.g. int16): convert to float in [-1, 1] first; a
+      silently wrong scale would be worse than an error; complex samples (these raise
+      ``sedemo._gate.InputTypeError``, a ``TypeError`` and a ``ValueError``);
+    * more than one dimension (stereo/multichannel, channels first or last, or a
+      batch): the message says how to mix down;
     * an empty signal; NaN or infinite values;
     * digital silence (all zeros, or RMS below 1e-7 = -140 dB FS), unless
       ``allow_silence=True``.
@@ -350,37 +335,7 @@ def validate(
                 f"{name}: got {sr} Hz, this expects {expected_sr} Hz: resample with "
                 f"sedemo.dsp.audio.resample(x, {sr}, {expected_sr})"
             )
-    if _is_integer(x):
-        raise _integer_error(x, name)
-    t = as_tensor(x)
-    if torch.is_complex(t):
-        raise ValueError(f"{name} is complex; this expects a real waveform (use sedemo.dsp.stft.istft first)")
-    if not torch.is_floating_point(t):
-        raise _integer_error(x, name)
-    if t.dtype not in (torch.float32, torch.float64):
-        t = t.float()
-    if t.ndim != 1:
-        shape = tuple(t.shape)
-        if t.ndim == 2 and 1 in shape:
-            hint = "it has a single channel: flatten it with x.reshape(-1)"
-        elif t.ndim == 2:
-            axis = 0 if shape[0] < shape[1] else 1
-            hint = (
-                f"for multichannel audio mix down to mono with x.mean(axis={axis}) "
-                f"(or load it with sedemo.dsp.audio.load(path, mono=True)); for a batch, "
-                f"call once per signal"
-            )
-        else:
-            hint = "pass one mono signal at a time"
-        raise ValueError(f"{name} has shape {shape}; this expects a mono signal of shape (L,): {hint}")
-    if t.numel() == 0:
-        raise ValueError(f"{name} is empty (0 samples)")
-    if not torch.isfinite(t).all():
-        n_bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(
-            f"{name} contains {n_bad} NaN or infinite values; check how it was produced "
-            "(e.g. a division by zero) or clean it with numpy.nan_to_num"
-        )
+    t = check_signal(x, name)
     if not allow_silence:
         rms = float(t.detach().double().pow(2).mean().sqrt())
         if rms < SILENCE_RMS:

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import torch
 
-from sedemo._utils import ArrayLike, as_tensor, check_finite, like
+from sedemo._gate import check_signal
+from sedemo._utils import ArrayLike, as_tensor, like
 
 WINDOWS = ("sqrt_hann", "hann", "hamming", "rect")
 
@@ -103,16 +104,19 @@ def _frame_padding(length: int, cfg: STFTConfig) -> tuple[int, int]:
 def stft(x: ArrayLike, cfg: STFTConfig = DEFAULT):
     """Complex STFT of a waveform.
 
-    ``x``: ``(..., L)`` samples (NumPy or torch, float32/64). Returns complex
-    ``(..., F, T)`` with ``F = n_fft//2 + 1`` and ``T = ceil(L/hop)``, the same
-    array type as ``x``. See the module docstring for the framing convention.
+    ``x``: ``(..., L)`` samples (NumPy or torch, float32/64; float16 is computed in
+    float32), time on the last axis. Returns complex ``(..., F, T)`` with
+    ``F = n_fft//2 + 1`` and ``T = ceil(L/hop)``, the same array type as ``x``. See
+    the module docstring for the framing convention. The package's input gate refuses
+    integer, boolean and complex samples (convert int16 with ``x / 32768``), empty and
+    non-finite input, and channels-last audio: an array whose last axis has at most 8
+    samples while the axis before it has more than 8 (e.g. ``(N, 2)`` stereo, mix it
+    down with ``x.mean(axis=-1)``). ``(C, L)`` channels-first audio is a batch of
+    ``C`` signals.
     Used in chapters 2-7.
     Chapters: 02_time_frequency, 03_masks, 04_phase, 05_complex_mapping, 06_losses, 07_causality.
     """
-    xt = as_tensor(x)
-    if not torch.is_floating_point(xt):
-        xt = xt.float()
-    check_finite(xt, "stft input")
+    xt = check_signal(x, "stft input", ndim=None)
     length = xt.shape[-1]
     left, right = _frame_padding(length, cfg)
     batch = xt.shape[:-1]
@@ -138,6 +142,8 @@ def istft(spec: ArrayLike, cfg: STFTConfig = DEFAULT, length: int | None = None)
     Chapters: 02_time_frequency, 03_masks, 04_phase, 05_complex_mapping, 06_losses, 07_causality.
     """
     st = as_tensor(spec)
+    if length is not None and (isinstance(length, bool) or int(length) != length or length < 0):
+        raise ValueError(f"istft: length must be a whole number of samples >= 0 or None, got {length!r}")
     if not torch.is_complex(st):
         raise TypeError("istft expects a complex spectrum (..., F, T); got a real array")
     n_freq, n_frames = st.shape[-2:]
@@ -157,7 +163,7 @@ def istft(spec: ArrayLike, cfg: STFTConfig = DEFAULT, length: int | None = None)
     env = torch.nn.functional.fold(
         (w**2)[None, :, None].expand(1, cfg.n_fft, n_frames), **fold
     ).reshape(total)
-    y = y / env.clamp_min(1e-8)
+    y = y / env.clamp_min(torch.finfo(env.dtype).tiny)  # only 0 is guarded: a hann window's w[n-1]**2 is ~1e-9
     left = cfg.n_fft - cfg.hop
     out_len = n_frames * cfg.hop if length is None else length
     y = y[:, left : left + out_len]

@@ -170,17 +170,27 @@ def main(argv=None):
     Evaluates the noisy input, the classical baselines, oracle masks and trained
     models (pretrained names or checkpoint paths) on a split of the corpus and prints
     the mean of every metric overall, by SNR and by noise type. ``--out`` writes the
-    per-item rows and the tables as JSON.
+    per-item rows and the tables as JSON (atomically). A user error (a bad value, a
+    missing corpus or model) prints one line ``error: <what>; <what to do>`` to stderr
+    and raises ``SystemExit(2)``; ``--debug`` raises the exception itself instead.
     Chapter: 05_complex_mapping.
     """
-    import argparse
-    import json
+    import sys
+
+    from sedemo._cli import run
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run(lambda: _main(argv), argv, interrupted="interrupted; nothing was written")
+
+
+def _parser():
     from pathlib import Path
 
+    from sedemo import data
     from sedemo.evaluation import baselines
-    from sedemo import data, models
+    from sedemo._cli import Parser
 
-    parser = argparse.ArgumentParser(prog="python -m sedemo.evaluation", description=main.__doc__.split("\n")[0])
+    parser = Parser(prog="python -m sedemo.evaluation", description=main.__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", default=[],
                         help="pretrained model names (sedemo/pretrained/NAME.pt) or checkpoint paths")
     parser.add_argument("--baselines", nargs="*", default=["wiener", "noisereduce"],
@@ -193,38 +203,95 @@ def main(argv=None):
     parser.add_argument("--corpus", default=None, help="corpus root (default: the built corpus)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="write rows and tables as JSON here")
-    args = parser.parse_args(argv)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    return parser
 
-    import torch
 
-    torch.set_num_threads(args.threads)
+def _check_args(args) -> None:
+    """Refuse a bad value before any model or corpus is loaded (``ValueError``, one line each)."""
+    from sedemo.evaluation import baselines
+
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}; pass e.g. --threads 1")
+    if args.per_cell < 0:
+        raise ValueError(f"--per-cell must be >= 0 (0: the whole split), got {args.per_cell}; "
+                         "pass e.g. --per-cell 2")
+    if not args.metrics:
+        raise ValueError(f"--metrics names no metric; pass some of {' '.join(DEFAULT_METRICS)}")
+    unknown = [m for m in args.metrics if m not in metrics.METRICS and m not in DIAGNOSTICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {' '.join(unknown)} (--metrics); choose from "
+                         f"{' '.join(sorted([*metrics.METRICS, *DIAGNOSTICS]))}")
     unknown = [b for b in args.baselines if b not in baselines.BASELINES]
     if unknown:
-        parser.error(f"unknown baseline(s) {unknown}; choose from {sorted(baselines.BASELINES)}")
+        raise ValueError(f"unknown baseline(s) {' '.join(unknown)} (--baselines); choose from "
+                         f"{' '.join(sorted(baselines.BASELINES))}")
+    unknown = [o for o in args.oracle if o not in masks.ORACLE_MASKS]
+    if unknown:
+        raise ValueError(f"unknown oracle mask(s) {' '.join(unknown)} (--oracle); choose from "
+                         f"{' '.join(masks.ORACLE_MASKS)}")
+    if args.out is not None and args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a folder; give a file name such as {args.out / 'results.json'}")
+
+
+def _load_model(spec: str):
+    """The model of ``--models SPEC``: a model or checkpoint file, or a pretrained name."""
+    from pathlib import Path
+
+    from sedemo import models
+
+    path = Path(spec)
+    if path.is_file():
+        try:
+            return models.load(path)
+        except Exception as exc:  # noqa: BLE001 - a damaged, foreign or hostile file
+            raise ValueError(f"--models {spec}: cannot read it as a sedemo model or training checkpoint "
+                             f"({type(exc).__name__}); give a file written by sedemo.train or a pretrained "
+                             "name") from exc
+    if path.suffix or len(path.parts) > 1:
+        raise FileNotFoundError(f"--models {spec}: no such file; check the path, or give a pretrained name "
+                                f"such as gcrn")
+    return models.load_pretrained(spec)
+
+
+def _main(argv) -> dict:
+    import json
+    from pathlib import Path
+
+    from sedemo import data
+    from sedemo._utils import atomic_output, torch_threads
+    from sedemo.evaluation import baselines
+
+    args = _parser().parse_args(argv)
+    _check_args(args)
     systems: dict[str, Callable] = {}
     for name in args.baselines:
         systems[name] = baselines.BASELINES[name]
     for name in args.oracle:
         systems[f"oracle {name}"] = oracle_enhancer(name)
     for spec in args.models:
-        model = models.load(spec) if Path(spec).exists() else models.load_pretrained(spec)
-        systems[Path(spec).stem if Path(spec).exists() else spec] = model_enhancer(model)
+        systems[Path(spec).stem if Path(spec).exists() else spec] = model_enhancer(_load_model(spec))
 
     corpus = data.load_corpus(args.corpus)
     items = corpus.items(args.split)
     if args.per_cell:
         items = balanced_subset(items, args.per_cell)
-    rows = score_systems(systems, items, which=args.metrics, progress=True)
+    if not items:
+        raise ValueError(f"the {args.split} split of the corpus at {args.corpus or data.default_root()} has no "
+                         "items; choose another --split or rebuild the corpus")
+    with torch_threads(args.threads):
+        rows = score_systems(systems, items, which=args.metrics, progress=True)
     tables = {"overall": summarize(rows, by=(), which=args.metrics),
               "by SNR (dB)": summarize(rows, by="snr_db", which=args.metrics),
               "by noise type": summarize(rows, by="noise_type", which=args.metrics)}
     print(f"{len(items)} {args.split} items of the {corpus.source} corpus; metrics: mean over items")
     for title, table in tables.items():
         print(f"\n== {title} ==\n{_format_table(table)}")
+    payload = {"split": args.split, "n_items": len(items), "corpus": corpus.source, "rows": rows,
+               "overall": tables["overall"].to_dict(orient="index")}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"split": args.split, "n_items": len(items), "corpus": corpus.source, "rows": rows,
-                   "overall": tables["overall"].to_dict(orient="index")}
-        args.out.write_text(json.dumps(payload, indent=1))
+        with atomic_output(args.out) as tmp:
+            tmp.write_text(json.dumps(payload, indent=1))
         print(f"\nrows and tables written to {args.out}")
-
+    return payload

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from sedemo import layers as snn
+from sedemo._gate import check_signal, finite_as
 from sedemo._utils import as_tensor, like
 from sedemo.dsp.stft import STFTConfig, istft, stft
 
@@ -167,9 +168,14 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 def enhance(model: nn.Module, noisy, cfg: STFTConfig | None = None):
     """Enhance a waveform: ``istft(model(stft(noisy)))``, in ``eval()`` mode, without gradients.
 
-    ``noisy``: ``(L,)`` or ``(B, L)`` samples at the model's sample rate (NumPy or
-    torch). ``cfg``: the STFT (default ``model.stft_config``; another one is only
-    accepted when it has the model's ``n_fft``). Returns the enhanced waveform of the
+    ``noisy``: ``(L,)`` or ``(B, L)`` float samples at the model's sample rate (NumPy or
+    torch), through the package's input gate: integer, boolean and complex samples,
+    NaN/inf, values that overflow the model's dtype and channels-last audio (a last
+    axis of at most 8 samples after an axis of more than 8, e.g. ``(N, 2)`` stereo: mix
+    it down with ``x.mean(axis=-1)``) are refused with a one-line error; ``(C, L)``
+    channels-first audio is enhanced as a batch, channel by channel. ``cfg``: the STFT
+    (default ``model.stft_config``; another one is only accepted when it has the
+    model's ``n_fft``). Returns the enhanced waveform of the
     same shape and array type. The model's training flag is restored afterwards.
     A time-domain model (``model.domain == "time"``, e.g. ``tcn``) is run on the
     waveform directly: ``model(noisy)``; ``cfg`` must then be ``None`` or have the
@@ -183,12 +189,10 @@ def enhance(model: nn.Module, noisy, cfg: STFTConfig | None = None):
     cfg = model.stft_config if cfg is None else cfg
     if not time_domain and cfg.n_fft != model.stft_config.n_fft:
         raise ValueError(f"cfg has n_fft={cfg.n_fft} but the model expects {model.stft_config.n_fft}")
-    x = as_tensor(noisy)
-    if x.dim() not in (1, 2):
-        raise ValueError(f"enhance expects (L,) or (B, L) samples, got shape {tuple(x.shape)}")
+    x = check_signal(noisy, "enhance: noisy", ndim=(1, 2))
     dtype = _param_dtype(model)
     device = next(model.parameters()).device
-    xb = x.to(device=device, dtype=dtype).reshape(-1, x.shape[-1])
+    xb = finite_as(x, dtype, "enhance: noisy", device=device).reshape(-1, x.shape[-1])
     was_training = model.training
     model.eval()
     try:
@@ -196,7 +200,11 @@ def enhance(model: nn.Module, noisy, cfg: STFTConfig | None = None):
             y = model(xb) if time_domain else istft(model(stft(xb, cfg)), cfg, length=xb.shape[-1])
     finally:
         model.train(was_training)
-    y = y.reshape(x.shape).to(x.dtype if x.is_floating_point() else dtype).cpu()
+    if not torch.isfinite(y).all():
+        raise ValueError(f"enhance: the model {getattr(model, 'name', '') or type(model).__name__!r} produced NaN or "
+                         "infinite samples from a finite input: its weights are broken (retrain it, or load another "
+                         "checkpoint)")
+    y = y.reshape(x.shape).to(x.dtype).cpu()
     return like(y, noisy)
 
 

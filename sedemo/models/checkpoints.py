@@ -117,9 +117,20 @@ def load(path, map_location="cpu") -> nn.Module:
     Uses ``torch.load(weights_only=True)``: no code is executed from the file.
     Chapter: 05_complex_mapping.
     """
-    payload = torch.load(Path(path), map_location=map_location, weights_only=True)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}; give the path of a .pt file written by "
+                                "sedemo.models.save or python -m sedemo.train")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a file that is not a checkpoint
+        raise ValueError(f"{path} is not a readable torch checkpoint ({type(err).__name__}); give a .pt file "
+                         "written by sedemo.models.save or python -m sedemo.train") from None
     if isinstance(payload, dict) and "model" in payload and payload.get("format") != _FORMAT:
         payload = payload["model"]  # a training checkpoint
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path} holds a {type(payload).__name__}, not a sedemo model checkpoint; give a .pt "
+                         "file written by sedemo.models.save or python -m sedemo.train")
     return model_from_payload(payload)
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from sedemo._utils import as_tensor, like
+from sedemo._gate import check_signal, finite_as
+from sedemo._utils import like
 from sedemo.layers import state_nbytes
 from sedemo.dsp.stft import STFTConfig, window
 from sedemo.models.base import check_streamable
@@ -138,17 +139,19 @@ class StreamingEnhancer:
         return frame_plan(self.model)
 
     def _as_input(self, chunk) -> torch.Tensor:
-        x = as_tensor(chunk)
+        """The input gate for one chunk (float samples, finite in the model's dtype, (n,) or
+        (batch, n)), before anything of the stream changes: a bad chunk leaves it intact."""
+        name = "StreamingEnhancer.process: chunk"
+        x = check_signal(chunk, name, ndim=(1, 2), allow_empty=True, batch=self.batch)
+        if x.dim() == 1 and self.batch != 1:
+            raise ValueError(f"{name} has shape {tuple(x.shape)}; this enhancer streams batch="
+                             f"{self.batch} signals: pass ({self.batch}, n) chunks")
+        x = finite_as(x, self.dtype, name, device=self.device)
         if x.dim() == 1:
-            if self.batch != 1:
-                raise ValueError(f"this enhancer streams batch={self.batch} signals: pass (batch, n) chunks")
             self._flat = True if self._flat is None else self._flat
-            x = x.unsqueeze(0)
-        elif x.dim() == 2 and x.shape[0] == self.batch:
-            self._flat = False if self._flat is None else self._flat
-        else:
-            raise ValueError(f"expected a chunk (n,) or ({self.batch}, n), got shape {tuple(x.shape)}")
-        return x.to(device=self.device, dtype=self.dtype)
+            return x.unsqueeze(0)
+        self._flat = False if self._flat is None else self._flat
+        return x
 
     def _run_frames(self, block: torch.Tensor) -> torch.Tensor:
         """Enhance the frames completed by ``block`` ``(B, m*hop)``; return ``(B, m*hop)`` samples."""
@@ -177,7 +180,7 @@ class StreamingEnhancer:
             head = self._env_head
             if head is None:
                 env = self._w2 + F.pad(self._env, (0, hop))
-                head, self._env = env[:hop].clamp_min(1e-8), env[hop:]
+                head, self._env = env[:hop].clamp_min(torch.finfo(env.dtype).tiny), env[hop:]
                 if self._frames + t + 1 >= steady:
                     self._env_head = head
             emitted.append(acc[:, :hop] / head)
@@ -205,7 +208,10 @@ class StreamingEnhancer:
 
         Returns the output samples finished by this chunk, same array type as
         ``chunk`` (NumPy or torch): ``hop`` samples for every frame completed, so
-        between 0 and ``n + hop - 1`` samples."""
+        between 0 and ``n + hop - 1`` samples. The chunk passes the package's input gate
+        first: integer, boolean or complex samples, NaN/inf (also values that overflow the
+        model's dtype) and wrong shapes raise ``ValueError`` and leave the stream as it
+        was, so the next good chunk continues it."""
         x = self._as_input(chunk)
         self._n_in += x.shape[-1]
         if self._pending.shape[-1] == 0 and x.shape[-1] % self.hop == 0:  # whole hops: no buffering
@@ -233,7 +239,7 @@ class StreamingEnhancer:
                 self._pending = self._pending[:, :0]
                 parts.append(self._run_frames(block))
             # the overlap-add tail: samples no later frame will complete (offline: no later frame either)
-            tail = self._ola / self._env.clamp_min(1e-8)
+            tail = self._ola / self._env.clamp_min(torch.finfo(self._env.dtype).tiny)
             parts.append(self._emit(tail))
         y = torch.cat(parts, dim=-1)
         return self._finish(y)
@@ -378,7 +384,9 @@ def stream_file(model, noisy, chunk: int | float | None = None, align: bool = Tr
                 frames_per_step: int | None = 1):
     """Stream a whole signal through :class:`StreamingEnhancer` in chunks of ``chunk`` samples.
 
-    ``noisy``: ``(L,)`` or ``(B, L)`` (NumPy or torch). ``chunk``: samples per
+    ``noisy``: ``(L,)`` or ``(B, L)`` float samples (NumPy or torch; the input gate of
+    :func:`sedemo.models.enhance`: channels-last ``(N, C)`` audio, integers, NaN/inf are
+    refused). ``chunk``: samples per
     :meth:`~StreamingEnhancer.process` call (default one hop; a float is rounded per
     call, e.g. ``3.7 * hop`` gives chunks of 592 and 593 samples; ``>= L``: the
     whole signal at once). ``align=True`` removes the
@@ -387,9 +395,7 @@ def stream_file(model, noisy, chunk: int | float | None = None, align: bool = Tr
     the raw stream (length ``L + output_delay``). Same array type as ``noisy``.
     Chapter: 07_causality.
     """
-    x = as_tensor(noisy)
-    if x.dim() not in (1, 2):
-        raise ValueError(f"stream_file expects (L,) or (B, L) samples, got shape {tuple(x.shape)}")
+    x = check_signal(noisy, "stream_file: noisy", ndim=(1, 2))
     xb = x.reshape(-1, x.shape[-1])
     enh = StreamingEnhancer(model, batch=xb.shape[0], frames_per_step=frames_per_step)
     length = xb.shape[-1]
@@ -406,7 +412,7 @@ def stream_file(model, noisy, chunk: int | float | None = None, align: bool = Tr
     y = torch.cat(outs, dim=-1)
     if align:
         y = y[:, enh.output_delay : enh.output_delay + length]
-    y = y.reshape(*x.shape[:-1], y.shape[-1]).to(x.dtype if x.is_floating_point() else y.dtype)
+    y = y.reshape(*x.shape[:-1], y.shape[-1]).to(x.dtype)
     return like(y, noisy)
 
 

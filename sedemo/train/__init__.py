@@ -38,17 +38,25 @@ What it does, step by step:
   :func:`read_log` reads back for plots; ``model.pt`` (:func:`sedemo.models.save`)
   at the end, copied to ``export`` if given.
 
-Files in ``out``: ``config.json``, ``log.jsonl``, ``checkpoint.pt``, ``model.pt``.
+Files in ``out``: ``config.json``, ``log.jsonl``, ``checkpoint.pt``, ``model.pt``, each
+written atomically (a temporary file renamed on success, so a crash leaves the previous
+version whole and the run resumes to the same result). Nothing is lost by accident: a
+folder that holds a run is refused unless ``resume`` (which refuses a checkpoint of
+another configuration, naming the fields, unless ``resume_anyway``; the fields that may
+change are :data:`RESUME_MAY_CHANGE`), ``resume="auto"`` or ``overwrite`` (which
+replaces those four files and nothing else); ``resume`` with no checkpoint is an error.
+The command prints every user error as one line ``error: <what>; <what to do>`` (exit
+status 2; ``--debug`` shows the traceback).
 """
 from __future__ import annotations
 
 from sedemo.train.batches import load_pairs, sample_batch, speed_factors
 from sedemo.train.cli import main
-from sedemo.train.config import TrainConfig
+from sedemo.train.config import RESUME_MAY_CHANGE, TrainConfig
 from sedemo.train.loop import chain_logs, read_log, train
 from sedemo.train.objectives import LOSS_ALIASES, available_losses, mag_phase_loss, make_loss, waveform_losses
 
 __all__ = [
     "TrainConfig", "train", "load_pairs", "sample_batch", "speed_factors", "make_loss", "mag_phase_loss",
-    "LOSS_ALIASES", "available_losses", "waveform_losses", "read_log", "chain_logs", "main",
+    "LOSS_ALIASES", "available_losses", "waveform_losses", "read_log", "chain_logs", "main", "RESUME_MAY_CHANGE",
 ]

@@ -1,17 +1,35 @@
-"""The command line: ``python -m sedemo.train --model gcrn --steps N --out DIR``.
-Chapter: 05_complex_mapping.
+"""The command line: ``python -m sedemo.train --model gcrn --steps 4000 --out runs/gcrn``.
+
+A user error (a bad value, a folder that holds another run, a missing file) prints one
+line ``error: <what>; <what to do>`` to stderr and exits with status 2, without a
+traceback unless ``--debug``. Chapter: 05_complex_mapping.
 """
 from __future__ import annotations
 
 import argparse
 import ast
 import json
+import sys
 
 
 from sedemo import models as M
+from sedemo._cli import Parser, run
 from sedemo.train.config import TrainConfig
 from sedemo.train.objectives import available_losses
 from sedemo.train.loop import train
+
+_EPILOG = """examples:
+  python -m sedemo.train --model gcrn --steps 4000 --out runs/gcrn
+  python -m sedemo.train --model gcrn --steps 6000 --out runs/gcrn --resume   # continue it
+  python -m sedemo.train --model gcrn --tiny --steps 20 --set lstm_hidden=16 --out runs/try
+
+A folder that holds a run is refused unless --resume (which refuses another
+configuration unless --resume-anyway), --resume auto (resume when there is a
+checkpoint, else start) or --overwrite (replaces the run's own files only)."""
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the help, and the examples kept as written."""
 
 
 # --------------------------------------------------------------------------- CLI
@@ -26,13 +44,24 @@ def _kv(text: str):
     return k.strip(), val
 
 
+def _resume(text: str):
+    if text.lower() == "auto":
+        return "auto"
+    raise argparse.ArgumentTypeError(f"--resume takes no value or 'auto', got {text!r}")
+
+
+def _float_or_none(text: str):
+    return None if text.lower() == "none" else float(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m sedemo.train", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(prog="python -m sedemo.train", description=__doc__.split("\n")[0], epilog=_EPILOG,
+                formatter_class=_Formatter)
     p.add_argument("--model", default=d.model, choices=list(M.MODELS))
     p.add_argument("--set", dest="model_overrides", type=_kv, action="append", default=[],
-                   metavar="FIELD=VALUE", help="override a model config field, e.g. --set hidden=128")
+                   metavar="FIELD=VALUE", help="override a model config field, e.g. --set lstm_hidden=128 "
+                   "(the fields depend on --model; a wrong one is named with the valid ones)")
     p.add_argument("--tiny", action=argparse.BooleanOptionalAction, default=d.tiny,
                    help="the test-sized model config")
     p.add_argument("--loss", default=d.loss, help="one of: " + ", ".join(available_losses()))
@@ -47,10 +76,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-schedule", default=d.lr_schedule, choices=("constant", "cosine"))
     p.add_argument("--threads", type=int, default=d.threads, help="torch.set_num_threads")
     p.add_argument("--device", default=d.device, help="cpu, cuda or auto")
-    p.add_argument("--valid-seconds", type=float, default=d.valid_seconds)
+    p.add_argument("--valid-seconds", type=_float_or_none, default=d.valid_seconds,
+                   help="crop of each valid item (None: whole items)")
     p.add_argument("--out", default=d.out, help="run folder ({model} is replaced)")
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=d.resume,
-                   help="continue from OUT/checkpoint.pt")
+    p.add_argument("--resume", nargs="?", const=True, default=d.resume, type=_resume, metavar="auto",
+                   help="continue from OUT/checkpoint.pt (an error if there is none); "
+                   "'--resume auto': resume if there is one, else start")
+    p.add_argument("--no-resume", dest="resume", action="store_const", const=False)
+    p.add_argument("--resume-anyway", action=argparse.BooleanOptionalAction, default=d.resume_anyway,
+                   help="with --resume: go on even if this configuration differs from the checkpoint's "
+                   "(the changes are recorded in config.json)")
+    p.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=d.overwrite,
+                   help="start a new run in a folder that holds one, replacing its config.json, "
+                   "log.jsonl, checkpoint.pt and model.pt (nothing else)")
     p.add_argument("--corpus", default=d.corpus, help="corpus root (default: the book's corpus)")
     p.add_argument("--max-train-items", type=int, default=d.max_train_items)
     p.add_argument("--dynamic-mix", action=argparse.BooleanOptionalAction, default=d.dynamic_mix)
@@ -62,17 +100,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=d.progress)
     p.add_argument("--init-from", default=d.init_from, help="start from the weights of this model "
                    "file or training checkpoint (fine-tuning: fresh optimizer and schedule)")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return p
+
+
+def _config(argv) -> TrainConfig:
+    args = vars(_parser().parse_args(argv))
+    args.pop("debug")
+    args["model_overrides"] = dict(args["model_overrides"])
+    args["loss_options"] = dict(args["loss_options"])
+    return TrainConfig(**args)
 
 
 def main(argv=None) -> dict:
     """The command line ``python -m sedemo.train`` (``argv``: its arguments); returns
-    :func:`sedemo.train.train`'s result. Chapter: 05_complex_mapping."""
-    args = vars(_parser().parse_args(argv))
-    args["model_overrides"] = dict(args["model_overrides"])
-    args["loss_options"] = dict(args["loss_options"])
-    cfg = TrainConfig(**args)
-    result = train(cfg)
+    :func:`sedemo.train.train`'s result. A user error prints ``error: <what>; <what to
+    do>`` on one line to stderr and raises ``SystemExit(2)`` (``--debug``: the exception
+    itself, with its traceback). Chapter: 05_complex_mapping."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    result = run(lambda: train(_config(argv)), argv,
+                 interrupted="interrupted; run the same command with --resume (and without --overwrite) to "
+                             "continue from the last checkpoint")
     print(json.dumps({"step": result["step"], "out": result["out"], **result["valid"]}, indent=1))
     return result
-

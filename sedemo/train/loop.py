@@ -3,6 +3,7 @@ Chapter: 05_complex_mapping.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -15,20 +16,49 @@ import numpy as np
 import torch
 
 from sedemo import models as M
-from sedemo._utils import torch_threads
+from sedemo._utils import atomic_output, torch_threads
 from sedemo.models.checkpoints import _plain
 from sedemo.dsp.stft import stft
-from sedemo.train.config import TrainConfig, _CKPT_FORMAT
+from sedemo.train.config import RESUME_MAY_CHANGE, SCHEDULE_FIELDS, TrainConfig, _CKPT_FORMAT
 from sedemo.train.batches import Pair, _check_pairs, load_pairs, sample_batch
 from sedemo.train.objectives import _estimate_wave, _model_input, make_loss
 
 
 # --------------------------------------------------------------------------- helpers
+#: The files a run writes in its folder; the only ones ``overwrite`` replaces.
+RUN_FILES = ("config.json", "log.jsonl", "checkpoint.pt", "model.pt")
+
+
+class _Diverged(RuntimeError):
+    """The training loss became NaN or infinite (a user-facing error of the command)."""
+
+
+@contextlib.contextmanager
+def _atomic_output(path):
+    """:func:`sedemo._utils.atomic_output` (a temporary file beside ``path``, renamed on
+    success: a crash leaves the previous file whole), creating the folder first."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp:
+        yield tmp
+
+
+def _write_text(path, text: str) -> None:
+    with _atomic_output(path) as tmp:
+        tmp.write_text(text)
+
+
+def _save_model(model, path, extra: dict) -> None:
+    with _atomic_output(path) as tmp:
+        torch.save(M.model_payload(model, extra), tmp)
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was requested but torch sees no CUDA device; use --device cpu")
+        raise ValueError(f"device {name!r} (--device) was requested but torch sees no CUDA device; "
+                         "use --device cpu (or auto)")
     return torch.device(name)
 
 
@@ -102,10 +132,13 @@ def _set_rng_state(rng: np.random.Generator, st: dict) -> None:
     random.setstate((st["python_version"], tuple(st["python"]), st["python_gauss"]))
 
 
-def _save_checkpoint(path: Path, model, opt, sched, step, rng, seconds, cfg, last_valid, init=None):
+def _save_checkpoint(path: Path, model, opt, sched, step, rng, seconds, cfg, last_valid, init=None,
+                     resumes=None, running=(0.0, 0)):
     extra = {"step": step, "train_config": asdict(cfg), "command": cfg.command(), "valid": last_valid}
     if init:
         extra["init"] = init
+    if resumes:
+        extra["resumes"] = resumes
     ck = {
         "format": _CKPT_FORMAT,
         "model": M.model_payload(model, extra),
@@ -116,10 +149,11 @@ def _save_checkpoint(path: Path, model, opt, sched, step, rng, seconds, cfg, las
         "rng": _rng_state(rng),
         "train_config": _plain(asdict(cfg)),
         "last_valid": _plain(last_valid),
+        "resumes": _plain(list(resumes or [])),
+        "running": [float(running[0]), int(running[1])],  # the train loss since the last record
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(ck, tmp)
-    tmp.replace(path)
+    with _atomic_output(path) as tmp:
+        torch.save(ck, tmp)
 
 
 def _init_weights(model, path, device) -> dict:
@@ -152,18 +186,22 @@ def read_log(path) -> list[dict]:
     path = Path(path)
     if path.is_dir():
         path = path / "log.jsonl"
+    records = []
     with open(path) as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    if not path.exists():
-        return
-    _write_log(path, [r for r in read_log(path) if r.get("step", 0) <= step])
+        for i, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}, line {i}, is not a JSON record ({exc.msg}); the file was cut "
+                                 "short or edited: remove that line") from None
+    return records
 
 
 def _write_log(path, records) -> None:
-    Path(path).write_text("".join(json.dumps(r) + "\n" for r in records))
+    """Write the whole log atomically (a crash leaves the previous, complete log)."""
+    _write_text(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def chain_logs(runs: Sequence, out=None) -> list[dict]:
@@ -191,6 +229,142 @@ def chain_logs(runs: Sequence, out=None) -> list[dict]:
     return chained
 
 
+# --------------------------------------------------------------------------- the run folder
+_MODE_FLAGS = ("resume", "resume_anyway", "overwrite")
+
+
+def _config_changes(old: dict, cfg: TrainConfig, step: int) -> tuple[dict, dict]:
+    """``(refused, allowed)``: ``field -> [old, new]`` for every field of ``cfg`` that
+    differs from the checkpoint's configuration ``old`` after ``step`` steps (see
+    :data:`RESUME_MAY_CHANGE`; a field missing from an older checkpoint counts as its default)."""
+    from types import SimpleNamespace
+
+    new, default = _plain(asdict(cfg)), _plain(asdict(TrainConfig()))
+    refused, allowed = {}, {}
+    for name, value in new.items():
+        before = old.get(name, default[name])
+        if before != value:
+            (allowed if name in RESUME_MAY_CHANGE else refused)[name] = [before, value]
+    schedule = {k: refused.pop(k) for k in SCHEDULE_FIELDS if k in refused}
+    if schedule:
+        old_lr = _lr_lambda(SimpleNamespace(**{k: old.get(k, default[k]) for k in SCHEDULE_FIELDS}))
+        new_lr = _lr_lambda(cfg)
+        same = all(old_lr(s) == new_lr(s) for s in range(step + 1))
+        (allowed if same else refused).update(schedule)
+    return refused, allowed
+
+
+def _describe(changes: dict) -> str:
+    return ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items())
+
+
+def _unfinished_start_of(cfg: TrainConfig, out: Path, present: list) -> bool:
+    """Whether ``out`` holds only the beginning of this same run (its ``config.json`` and
+    maybe a log, no checkpoint, no model): what ``resume="auto"`` may start again."""
+    if not set(present) <= {"config.json", "log.jsonl"} or "config.json" not in present:
+        return False
+    try:
+        old = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(old, dict) and not _config_changes(old, cfg, 0)[0]
+
+
+def _run_mode(cfg: TrainConfig, out: Path) -> str:
+    """``"fresh"`` or ``"resume"``; raises ``ValueError`` where going on would lose a run."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out (--out) {out} is a file, not a folder; give a folder for the run")
+    present = [f for f in RUN_FILES if (out / f).exists()]
+    has_ckpt = "checkpoint.pt" in present
+    if cfg.resume is True and not has_ckpt:
+        raise ValueError(f"nothing to resume: {out} holds no checkpoint.pt; start a new run there without "
+                         "--resume, or pass --resume auto to resume only when there is a checkpoint")
+    if cfg.resume and has_ckpt:
+        return "resume"
+    if present and not cfg.overwrite:
+        if cfg.resume == "auto" and _unfinished_start_of(cfg, out, present):
+            return "fresh"
+        raise ValueError(f"{out} already holds a training run ({', '.join(present)}); continue it with --resume, "
+                         "train into another --out, or pass --overwrite to replace its files")
+    return "fresh"
+
+
+def _read_checkpoint(path: Path, cfg: TrainConfig, device) -> dict:
+    """The training checkpoint ``path``, checked: its format, its model and its step."""
+    try:
+        ck = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a damaged, foreign or hostile file
+        raise ValueError(f"cannot read the checkpoint {path} ({type(exc).__name__}); it is damaged or not a "
+                         "sedemo training checkpoint: train into another --out, or --overwrite") from exc
+    if not isinstance(ck, dict) or ck.get("format") != _CKPT_FORMAT:
+        raise ValueError(f"{path} is not a sedemo training checkpoint; train into another --out, or --overwrite")
+    if ck["model"]["name"] != cfg.model:
+        raise ValueError(f"{path} holds a {ck['model']['name']!r} model, not {cfg.model!r}; resume with "
+                         f"--model {ck['model']['name']}, or train into another --out")
+    if int(ck["step"]) > cfg.steps:
+        raise ValueError(f"{path} is at step {int(ck['step'])}, past steps={cfg.steps}; resume with "
+                         f"--steps {int(ck['step'])} or more")
+    return ck
+
+
+def _check_before_training(cfg: TrainConfig, out: Path, device) -> tuple[str, dict | None, list]:
+    """Everything that can be refused before data is loaded or a file is touched: the
+    folder, the checkpoint and its configuration, the model and loss, the input files.
+    Returns ``(mode, checkpoint or None, resume history)``."""
+    mode = _run_mode(cfg, out)
+    ck, resumes = None, []
+    if mode == "resume":
+        ck = _read_checkpoint(out / "checkpoint.pt", cfg, device)
+        step = int(ck["step"])
+        refused, allowed = _config_changes(dict(ck.get("train_config") or {}), cfg, step)
+        if refused and not cfg.resume_anyway:
+            raise ValueError(f"{out} was trained with another configuration: {_describe(refused)}; resume with "
+                             "the checkpoint's values, pass --resume-anyway to go on with the new ones "
+                             "(recorded in config.json), or train into another --out")
+        resumes = list(ck.get("resumes") or [])
+        changed = {k: v for k, v in {**allowed, **refused}.items() if k not in _MODE_FLAGS}
+        if changed:
+            resumes.append({"step": step, "changed": changed, **({"anyway": sorted(refused)} if refused else {})})
+    elif cfg.init_from and not Path(cfg.init_from).exists():
+        raise FileNotFoundError(f"init_from: {cfg.init_from} does not exist; train the first stage first "
+                                "(see scripts/train_models.sh)")
+    if cfg.export and Path(cfg.export).is_dir():
+        raise ValueError(f"export (--export) {cfg.export} is a folder; give a file name such as "
+                         f"{Path(cfg.export) / (cfg.model + '.pt')}")
+    probe = M.build_model(cfg.model, tiny=cfg.tiny, **cfg.model_overrides)  # before seeding: no effect
+    if int(round(cfg.segment * probe.stft_config.sample_rate)) < 1:
+        raise ValueError(f"segment (--segment) {cfg.segment} s is shorter than one sample; pass e.g. --segment 2")
+    _make_loss(cfg, probe)
+    return mode, ck, resumes
+
+
+def _make_loss(cfg: TrainConfig, model):
+    try:
+        return make_loss(cfg.loss, cfg.loss_options, cfg.mask_target, model)
+    except TypeError as exc:  # an unknown loss option
+        raise ValueError(f"loss_options (--loss-opt) do not fit loss {cfg.loss!r}: {exc}; pass only that "
+                         "loss's options") from None
+
+
+def _restore(ck: dict, cfg: TrainConfig, model, opt, sched, rng) -> None:
+    """Load the checkpoint's weights, optimizer, schedule and random states; the learning
+    rate and weight decay are this config's (the checkpoint's own unless ``resume_anyway``
+    changed them; then the new schedule applies from the next step)."""
+    try:
+        model.load_state_dict(ck["model"]["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise ValueError(f"the checkpoint's weights do not fit the model of this config ({str(exc).splitlines()[0]}); "
+                         "resume with the checkpoint's --tiny and --set values, or train into another --out") from exc
+    sched.load_state_dict(ck["scheduler"])
+    _set_rng_state(rng, ck["rng"])
+    step, lr_at = int(ck["step"]), _lr_lambda(cfg)
+    sched.base_lrs = [cfg.lr for _ in opt.param_groups]
+    for g in opt.param_groups:
+        g["initial_lr"], g["lr"], g["weight_decay"] = cfg.lr, cfg.lr * lr_at(step), cfg.weight_decay
+    sched._last_lr = [g["lr"] for g in opt.param_groups]
+
+
 # --------------------------------------------------------------------------- training
 def train(config: TrainConfig, train_data: Sequence[Pair] | None = None,
           valid_data: Sequence[Pair] | None = None) -> dict:
@@ -201,7 +375,12 @@ def train(config: TrainConfig, train_data: Sequence[Pair] | None = None,
     (``config.corpus``; ``train`` and ``valid``). ``valid_data=[]`` skips validation.
     ``"log"`` is the list of log records, ``"valid"`` the last validation metrics,
     ``"model"`` the trained model (training mode; call ``.eval()``). Files go to
-    ``config.out_dir`` (see the module docstring). Chapters 3, 5, 6.
+    ``config.out_dir`` (see the module docstring); a folder that holds a run is
+    refused unless ``config.resume`` or ``config.overwrite``, a resume with another
+    configuration unless ``config.resume_anyway`` (see :class:`TrainConfig`), all
+    before any data is loaded or any file is touched. Every file is written atomically
+    (a crash leaves the previous version whole), so an interrupted run resumes to the
+    same result. Chapters 3, 5, 6.
     Chapters: 03_masks, 05_complex_mapping, 06_losses.
     """
     with torch_threads(config.threads):
@@ -213,8 +392,8 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
 
     device = _device(cfg.device)
     out = cfg.out_dir
-    out.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.jsonl"
+    mode, ck, resumes = _check_before_training(cfg, out, device)
 
     train_pairs = _check_pairs(
         train_data if train_data is not None
@@ -231,46 +410,39 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
     model.train()
     scfg = model.stft_config
     seg_len = int(round(cfg.segment * scfg.sample_rate))
-    loss_fn = make_loss(cfg.loss, cfg.loss_options, cfg.mask_target, model)
+    loss_fn = _make_loss(cfg, model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     vset = _valid_set(valid_pairs, cfg.n_valid, cfg.valid_seconds, scfg.sample_rate)
 
-    step, seconds_before, last_valid = 0, 0.0, {}
+    step, seconds_before, last_valid, running, n_running = 0, 0.0, {}, 0.0, 0
     init_info = None
-    if cfg.resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
-        if ck.get("format") != _CKPT_FORMAT:
-            raise ValueError(f"{ckpt_path} is not a sedemo training checkpoint")
-        if ck["model"]["name"] != cfg.model:
-            raise ValueError(f"{ckpt_path} holds a {ck['model']['name']!r} model, not {cfg.model!r}")
-        model.load_state_dict(ck["model"]["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        _set_rng_state(rng, ck["rng"])
+    if mode == "resume":
+        _restore(ck, cfg, model, opt, sched, rng)
         step, seconds_before, last_valid = int(ck["step"]), float(ck["seconds"]), dict(ck["last_valid"])
+        running, n_running = float(ck.get("running", (0.0, 0))[0]), int(ck.get("running", (0.0, 0))[1])
         init_info = ck["model"]["extra"].get("init")  # the chain of a fine-tuned run
-        _truncate_log(log_path, step)
+        records = [r for r in read_log(log_path) if r.get("step", 0) <= step] if log_path.exists() else []
     else:
-        if log_path.exists():
-            log_path.unlink()  # a fresh run: a fresh log
         if cfg.init_from:
             init_info = _init_weights(model, cfg.init_from, device)
-    (out / "config.json").write_text(json.dumps({**asdict(cfg), "command": cfg.command()}, indent=1))
+        records = []
+        for name in ("log.jsonl", "checkpoint.pt", "model.pt"):  # this run's own files (see _run_mode)
+            (out / name).unlink(missing_ok=True)
+    config_record = {**asdict(cfg), "command": cfg.command(), **({"resumes": resumes} if resumes else {})}
+    _write_text(out / "config.json", json.dumps(_plain(config_record), indent=1))
+    if mode == "resume":
+        _write_log(log_path, records)  # cut back to the checkpoint's step
 
     t0 = time.perf_counter()
 
     def elapsed():
         return seconds_before + time.perf_counter() - t0
 
-    records = read_log(log_path) if log_path.exists() else []
-
     def log(rec):
         records.append(rec)
-        with open(log_path, "a") as fh:
-            fh.write(json.dumps(rec) + "\n")
+        _write_log(log_path, records)
 
-    running, n_running = 0.0, 0
     bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc=f"train {cfg.model}")
     while step < cfg.steps:
         clean, noisy = sample_batch(train_pairs, rng, cfg.batch_size, seg_len, cfg.dynamic_mix,
@@ -279,7 +451,8 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
         out_d = model.estimate(_model_input(model, batch))
         loss = loss_fn(out_d, batch)
         if not torch.isfinite(loss):
-            raise RuntimeError(f"step {step + 1}: the loss is {float(loss)}; lower --lr or check the data")
+            raise _Diverged(f"step {step + 1}: the loss is {float(loss)}; lower --lr or check the data (the "
+                            "last checkpoint is kept: --resume --resume-anyway --lr LOWER goes on from it)")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip and cfg.grad_clip > 0:
@@ -299,7 +472,8 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
             last_valid = _validate(model, loss_fn, vset, cfg, device)
             log({"step": step, "kind": "valid", **last_valid, "seconds": round(elapsed(), 3)})
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            _save_checkpoint(ckpt_path, model, opt, sched, step, rng, elapsed(), cfg, last_valid, init_info)
+            _save_checkpoint(ckpt_path, model, opt, sched, step, rng, elapsed(), cfg, last_valid, init_info,
+                             resumes, (running, n_running))
     bar.close()
 
     extra = {"step": step, "command": cfg.command(), "train_config": asdict(cfg), "valid": last_valid,
@@ -307,10 +481,10 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
              "parameters": M.count_parameters(model)}
     if init_info:
         extra["init"] = init_info
-    M.save(model, out / "model.pt", extra)
+    if resumes:
+        extra["resumes"] = resumes
+    _save_model(model, out / "model.pt", extra)
     if cfg.export:
-        M.save(model, cfg.export, extra)
+        _save_model(model, cfg.export, extra)
     return {"model": model, "step": step, "log": records, "valid": last_valid, "out": str(out),
             "seconds": elapsed()}
-
-
