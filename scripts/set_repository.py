@@ -9,8 +9,8 @@ What it writes:
 
 * ``_config.yml``: ``repository.url`` and ``repository.branch``; the repository and
   issues buttons (``html.use_repository_button``, ``html.use_issues_button``); the
-  launch buttons (``launch_buttons.binderhub_url``: mybinder.org; ``colab_url``:
-  Colab, for github.com repositories only, as the theme supports no other). With
+  launch button ``launch_buttons.binderhub_url`` (mybinder.org). ``colab_url`` stays
+  empty: Colab opens only ``.ipynb`` files, and the chapters are MyST Markdown. With
   no URL (``--clear``, the committed default) all of them are off: no buttons, no
   broken links. The theme's download button is on either way.
 * the install cell of every chapter ``book/0*.md`` (MyST Markdown text notebooks, the
@@ -42,7 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_GLOB = "0*.md"
 INSTALL_TAG = "remove-cell"
 BINDER_URL = "https://mybinder.org"
-COLAB_URL = "https://colab.research.google.com"
 PROVIDERS = ("github", "gitlab", "bitbucket")  # what sphinx-book-theme recognises in a repository URL
 REPOSITORY_LINE = re.compile(r'^REPOSITORY = "[^"\n]*"$', re.MULTILINE)
 
@@ -95,10 +94,6 @@ def normalise_url(url: str) -> str:
             f"Bitbucket, and {parts.netloc!r} is none of them (the Sphinx build would fail)"
         )
     return f"{parts.scheme}://{parts.netloc}/{'/'.join(segments)}"
-
-
-def is_github(url: str) -> bool:
-    return urlsplit(url).netloc.lower() in ("github.com", "www.github.com")
 
 
 # --------------------------------------------------------------------------- _config.yml
@@ -167,7 +162,7 @@ def config_values(url: str, branch: str) -> dict[tuple[str, ...], object]:
         ("html", "use_repository_button"): on,
         ("html", "use_issues_button"): on,
         ("launch_buttons", "binderhub_url"): BINDER_URL if on else "",
-        ("launch_buttons", "colab_url"): COLAB_URL if on and is_github(url) else "",
+        ("launch_buttons", "colab_url"): "",  # Colab cannot open the chapters' MyST Markdown
     }
 
 
