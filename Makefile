@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.sedemo-installed
 # Notebooks render their listening controls as static HTML (no kernel in the website).
 export SEDEMO_STATIC := 1
 
-.PHONY: book test unit data system-deps venv clean clean-book browser-test
+.PHONY: book test unit data system-deps venv clean clean-book browser-test lab
 
 book: system-deps venv data
 	$(JB) build . --warningiserror --keep-going
@@ -38,6 +38,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 data: venv
 	$(PY) -m sedemo.data build
+
+# JupyterLab with live controls: the chapters open as notebooks (jupytext), MyST renders
+# (jupyterlab-myst), sliders are live (ipywidgets, SEDEMO_STATIC unset). Its settings live in
+# the environment (JUPYTER_CONFIG_DIR), not in your home folder; outputs are never written
+# into the .md chapters.
+LAB_CONFIG := $(CURDIR)/$(VENV)/etc/sedemo-lab
+lab: venv data
+	$(PY) -m pip install -q -r requirements-lab.txt
+	JUPYTER_CONFIG_DIR=$(LAB_CONFIG) $(VENV)/bin/jupytext-config set-default-viewer
+	@echo "Opening JupyterLab on book/ (double-click a chapter; Run > Run All Cells)."
+	SEDEMO_STATIC=0 JUPYTER_CONFIG_DIR=$(LAB_CONFIG) $(VENV)/bin/jupyter lab book $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean-book:
 	rm -rf _build

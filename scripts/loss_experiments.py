@@ -6,7 +6,7 @@
     python scripts/loss_experiments.py --list
 
 Each run trains a lite model with one loss and one seed on one CPU thread, evaluates
-it on a balanced subset of the test split and writes results/losses/<claim>__<label>__seed<k>.json.
+it on a balanced subset of the test split and writes sedemo/results/losses/<claim>__<label>__seed<k>.json.
 Existing results are skipped, so the command can be interrupted and rerun. The chapter
 reads the JSON files (sedemo.evaluation.experiments.load_results / summary).
 """

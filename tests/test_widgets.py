@@ -155,25 +155,29 @@ def test_live_mode_builds_a_selection_slider_without_interact(render, monkeypatc
     monkeypatch.setattr(ipywidgets, "interactive", forbidden)
     box = switcher(VALUES, render, label="SNR (dB)", sample_rate=SR, mode="live")
     assert isinstance(box, ipywidgets.VBox)
-    slider, out = box.children
-    assert isinstance(slider, ipywidgets.SelectionSlider) and isinstance(out, ipywidgets.Output)
+    slider, view = box.children
+    # an HTML view filled by the observer, never an Output widget (headless runs stall on those)
+    assert isinstance(slider, ipywidgets.SelectionSlider) and isinstance(view, ipywidgets.HTML)
+    assert not any(isinstance(c, ipywidgets.Output) for c in box.children)
     assert [label for label, _ in slider.options] == ["-5", "0", "5.5"]
     assert slider.continuous_update is False
     assert render.calls == [-5]
+    first = view.value
+    assert "<img" in first and "<audio" in first
     slider.value = 2
-    assert render.calls == [-5, 5.5]
+    assert render.calls == [-5, 5.5] and view.value != first
 
 
-def test_live_audio_uses_ipython_audio_without_normalising(clips):
+def test_live_audio_is_wav_without_normalising(clips):
     s, _ = clips
     sw = widgets.Switcher([1], lambda v: s, sample_rate=SR)
-    tag = sw._live_audio("x", 0.01 * s, SR)
+    tag = sw._live_body([("audio", [("x", 0.01 * s, SR)])])
     assert "<audio" in tag and "data:audio/wav;base64," in tag
     wav = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", tag).group(1))
     pcm = np.frombuffer(wav[44:], dtype="<i2") / 32767.0
     assert abs(_rms_db(pcm) - _rms_db(0.01 * s)) < 0.1  # level kept, not normalised to full scale
     with pytest.warns(UserWarning, match="clip"):
-        sw._live_audio("loud", 3 * s, SR)
+        sw._live_body([("audio", [("loud", 3 * s, SR)])])
 
 
 # ---------------------------------------------------------------- audio encoding

@@ -19,9 +19,10 @@ Two modes, chosen by :func:`static_mode`:
   the new variant at the same time position (A/B listening, like the RNNoise
   demo page).
 * **live** (a running kernel and ``SEDEMO_STATIC`` unset or 0): an
-  ``ipywidgets.SelectionSlider`` over the values and an ``Output`` widget that
-  calls ``render`` on release and shows the figure and
-  ``IPython.display.Audio(x, rate=sr, normalize=False)``.
+  ``ipywidgets.SelectionSlider`` over the values and an ``ipywidgets.HTML`` view that
+  an observer fills with ``render``'s figure, players (WAV, not normalised) and
+  numbers when the slider is released. No ``Output`` widget: headless runs of a
+  chapter (nbconvert, papermill) cannot stall on one.
 
 Levels are never normalised in either mode: the samples are encoded as they are,
 so that loudness differences (a mask that removes speech, a loss that changes the
@@ -59,7 +60,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from sedemo.display.media import (
-    DEFAULT_BITRATE, _as_audio, _check_clip, _close_figure, _is_figure, audio_data_uri, figure_data_uri,
+    DEFAULT_BITRATE, _is_figure, audio_data_uri, figure_data_uri,
 )
 
 
@@ -396,9 +397,10 @@ class Switcher:
                 for num in set(plt.get_fignums()) - before:
                     plt.close(num)
 
-    def _variant_body(self, items) -> str:
-        def tag(label, samples, rate):
-            return _audio_tag(label, samples, rate, preload="none", options=self.audio_options)
+    def _variant_body(self, items, tag=None) -> str:
+        if tag is None:
+            def tag(label, samples, rate):
+                return _audio_tag(label, samples, rate, preload="none", options=self.audio_options)
 
         parts = []
         for kind, payload in items:
@@ -451,10 +453,16 @@ class Switcher:
 
     # -- live ---------------------------------------------------------------
     def live(self):
-        """An ``ipywidgets.VBox`` of a ``SelectionSlider`` and an ``Output`` that
-        calls ``render`` when the slider is released (not ``interact``)."""
+        """An ``ipywidgets.VBox`` of a ``SelectionSlider`` and an ``ipywidgets.HTML`` that
+        shows ``render(value)`` for the selected value (updated when the slider is
+        released, not while it is dragged).
+
+        The observer sets the HTML widget's ``value`` (figures as image data, audio as
+        ``<audio>`` players with WAV data, not normalised) instead of capturing output
+        into an ``Output`` widget: a headless run (``jupyter nbconvert --execute``,
+        papermill) then never waits for a widget's output to be flushed, the cause of
+        the occasional stalls of nbclient with ``Output`` widgets. Chapter: 01_noisy_speech."""
         import ipywidgets as W
-        from IPython.display import HTML, display
 
         slider = W.SelectionSlider(
             options=list(zip(self.labels, range(len(self.values)))),
@@ -464,37 +472,26 @@ class Switcher:
             style={"description_width": "initial"},
             layout=W.Layout(width="32em"),
         )
-        out = W.Output()
+        view = W.HTML()
 
         def update(change=None):
-            with out:
-                out.clear_output(wait=True)
-                for kind, payload in self._render_items(self.values[slider.value]):
-                    if kind == "figure":
-                        display(payload)
-                        _close_figure(payload)
-                    elif kind == "audio":
-                        display(HTML(_audio_row_html(payload, self._live_audio)))
-                    elif kind == "caption":
-                        display(HTML(f'<div class="sedemo-caption">{html.escape(payload)}</div>'))
-                    elif kind == "numbers":
-                        display(HTML(_numbers_html(payload)))
-                    else:
-                        display(payload)
+            view.value = _style() + self._live_body(self._render_items(self.values[slider.value]))
 
         slider.observe(update, names="value")
         update()
-        box = W.VBox([slider, out])
-        box.slider, box.output = slider, out  # handles for tests and for authors
+        box = W.VBox([slider, view])
+        box.slider, box.view = slider, view  # handles for tests and for authors
         return box
 
-    def _live_audio(self, label, samples, rate) -> str:
-        from IPython.display import Audio
+    def _live_body(self, items) -> str:
+        """One variant's HTML for the live control: like :meth:`_variant_body`, but audio as
+        uncompressed WAV (no encoder call while the reader moves the slider)."""
+        live_audio = dict(self.audio_options, codec="wav")
 
-        a = _as_audio(samples, "audio")
-        if _check_clip(a, self.audio_options["on_clip"], "audio"):
-            a = np.clip(a, -1.0, 1.0)  # IPython refuses |x| > 1 without normalising
-        return Audio(a.T if a.ndim == 2 else a, rate=int(rate), normalize=False)._repr_html_()
+        def tag(label, samples, rate):
+            return _audio_tag(label, samples, rate, preload="auto", options=live_audio)
+
+        return self._variant_body(items, tag)
 
     # -- either -------------------------------------------------------------
     def show(self, mode: str | None = None):

@@ -24,7 +24,7 @@ import numpy as np
 from sedemo.evaluation.verdicts import HIGHER_IS_BETTER, METRIC_LABELS
 
 #: where scripts/loss_experiments.py writes and chapter 6 reads the committed results
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "results" / "losses"
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results" / "losses"
 
 #: small configurations of the book's models for the loss experiments
 LITE = {
