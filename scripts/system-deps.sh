@@ -3,10 +3,19 @@
 #   real speech and noise (see the preface for credits), ffmpeg, and Chromium for the browser tests.
 # Needs root or sudo. Without them it prints the command and carries on: the corpus then
 # falls back to synthetic speech (loudly), and the browser tests are skipped.
+# SEDEMO_EXTENDED_VOICES=1 also installs the packages of the extended corpus's further voices
+# (about 300 MB; `python -m sedemo.data build --voices extended`, see sedemo/data/voices.py);
+# without it nothing more is installed, so CI and `make book` are unchanged.
 set -u
 PKGS="asterisk-core-sounds-en-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 \
 asterisk-core-sounds-ru-g722 asterisk-core-sounds-en lincity-ng-data minetest-data sonic-pi-samples \
 chromium chromium-driver python3-venv"
+# keep in step with sedemo.data.voices.VOICE_SOURCES
+EXTENDED_PKGS="tuxpaint-stamps-default gcin-voice klettres-data ktuberling-data \
+flight-of-the-amazon-queen drascula drascula-spanish"
+if [ "${SEDEMO_EXTENDED_VOICES:-0}" = 1 ]; then
+  PKGS="$PKGS $EXTENDED_PKGS"
+fi
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -178,7 +178,7 @@ def _enhance_file(input_path: Path, output_path: Path, model_name: str, block_se
 
     import soundfile as sf
 
-    from sedemo._utils import atomic_output
+    from sedemo._utils import atomic_output, removing_new_folders
     from sedemo.streaming import StreamingEnhancer
 
     fmt = _check_paths(input_path, output_path)
@@ -189,10 +189,9 @@ def _enhance_file(input_path: Path, output_path: Path, model_name: str, block_se
     model_seconds = 0.0  # time in the model alone (streamer.process / flush), without file I/O
     skip = streamer.output_delay  # the stream starts n_fft - hop samples late: drop them to align
     told = False
-    new_dirs = [p for p in output_path.parents if not p.exists()]
-    output_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    try:
+    with removing_new_folders(output_path):
+        output_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(output_path) as tmp, \
                 sf.SoundFile(str(tmp), "w", samplerate=target_sr, channels=1, subtype="PCM_16", format=fmt) as out:
             def write(y):
@@ -228,13 +227,6 @@ def _enhance_file(input_path: Path, output_path: Path, model_name: str, block_se
             if n_in == 0:
                 raise ValueError(f"{input_path} holds no audio samples; give a recording that is not empty")
             write(timed(streamer.flush))
-    except BaseException:
-        for folder in new_dirs:  # the folders made for the output, when left empty
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-        raise
     seconds = n_in / target_sr
     elapsed = time.perf_counter() - t0
     summary = {"seconds": seconds, "rtf": elapsed / max(seconds, 1e-9),
@@ -256,9 +248,29 @@ def _block_seconds(text: str) -> float:
     return value
 
 
+def export_onnx_file(output, model: str = DEFAULT_MODEL, opset: int | None = None, timing: bool = False,
+                     log=print) -> dict:
+    """``python -m sedemo export-onnx OUT.onnx --model NAME``: write one streaming step of a
+    pretrained model (or of a checkpoint file) as an ONNX graph ``OUT.onnx`` with its sidecar
+    ``OUT.json`` (see :mod:`sedemo.streaming.onnx_export`), both atomically; an output that is
+    the checkpoint read is refused. ``timing``: also time one step with onnxruntime and with
+    the torch streaming enhancer on one thread, logged. Returns the sidecar dict.
+    Chapter: 07_causality."""
+    from sedemo.streaming import onnx_export
+
+    model_obj, source, source_path = onnx_export.resolve_onnx_model(str(model))
+    meta = onnx_export.export_onnx(model_obj, output, source=source, source_path=source_path,
+                                   opset=onnx_export.DEFAULT_OPSET if opset is None else opset)
+    if timing:
+        t = onnx_export.time_onnx_step(output, model_obj, threads=1)
+        log(f"one step ({t['hop_ms']:g} ms of audio) on {t['cpu']}, {t['threads']} thread: "
+            f"{t['onnx_ms']:.3f} ms with onnxruntime, {t['torch_ms']:.3f} ms with the torch StreamingEnhancer")
+    return meta
+
+
 def main(argv=None) -> int:
-    """``python -m sedemo enhance IN OUT [--model NAME]``; returns the exit status (0, or 2 after
-    a one-line error). Chapter: 07_causality."""
+    """``python -m sedemo enhance IN OUT [--model NAME]`` and ``python -m sedemo export-onnx OUT.onnx
+    [--model NAME]``; returns the exit status (0, or 2 after a one-line error). Chapter: 07_causality."""
     parser = Parser(prog="python -m sedemo", description="sedemo command line")
     sub = parser.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("enhance", help="enhance a recording with a pretrained model", description=__doc__)
@@ -269,16 +281,36 @@ def main(argv=None) -> int:
     e.add_argument("--block-seconds", type=_block_seconds, default=BLOCK_SECONDS,
                    help="seconds of input decoded at a time (default: %(default)s)")
     e.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    x = sub.add_parser("export-onnx", help="write one streaming step of a model as an ONNX graph (+ JSON sidecar)",
+                       description="Write ONE streaming step of a causal model (one hop of samples and the "
+                       "state in, the output hop and the new state out) as an ONNX graph OUTPUT.onnx, and "
+                       "OUTPUT.json with the names, shapes, hop, sample rate, output delay and latency, so "
+                       "that a browser (onnxruntime-web) can run it without Python. Needs onnx and "
+                       "onnxruntime: pip install 'sedemo[onnx]'. Chapter 7.")
+    x.add_argument("output", type=Path, help="the graph to write (.onnx); the sidecar gets .json")
+    x.add_argument("--model", default=DEFAULT_MODEL,
+                   help="pretrained model name or checkpoint (.pt) path (default: %(default)s)")
+    x.add_argument("--opset", type=whole_number(14), default=None, help="ONNX opset (default: 17)")
+    x.add_argument("--time", action="store_true", help="also time one step: onnxruntime vs torch, 1 thread")
+    x.add_argument("--debug", action="store_true", help="show the traceback of an error")
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def body():
         args = parser.parse_args(argv)
+        if args.cmd == "export-onnx":
+            return args, export_onnx_file(args.output, args.model, args.opset, args.time)
         return args, enhance_file(args.input, args.output, args.model, args.block_seconds, args.threads)
 
     try:
         args, s = run(body, argv, interrupted="interrupted; OUTPUT was not written")
     except SystemExit as stop:  # an error reported on one line (2), or --help (0)
         return stop.code
+    if args.cmd == "export-onnx":
+        print(f"{args.output}: one streaming step of {s['model']} ({s['hop']} samples = "
+              f"{1000 * s['hop'] / s['sample_rate']:g} ms per step, {len(s['inputs']) - 1} state tensors, "
+              f"algorithmic latency {s['algorithmic_latency_ms']:g} ms), sidecar "
+              f"{args.output.with_suffix('.json')}")
+        return 0
     print(f"{args.output}: {s['seconds']:.1f} s enhanced with {s['model']} "
           f"(real-time factor {s['rtf']:.3f} with file decoding and resampling, "
           f"{s['model_rtf']:.3f} for the model alone, on {args.threads} thread(s))")

@@ -132,3 +132,20 @@ def atomic_output(path):
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def removing_new_folders(path):
+    """For the ``with`` block that writes ``path``: on any error, remove again the parent
+    folders of ``path`` that did not exist before (those still empty), so that a failed
+    command leaves no trace."""
+    new = [p for p in Path(path).parents if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        for folder in new:  # innermost first
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise

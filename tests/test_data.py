@@ -131,6 +131,64 @@ def test_folder_corpus(tmp_path, speech, noise):
         data.FolderCorpus(tmp_path / "clean")
 
 
+# sha256 of the book corpus's mixing plan for a fixed fake pool, computed with the code
+# committed before the extended voices existed (f646bbc): voices="book" must plan the same
+# mixtures, from the same speech and noise, at the same SNRs, with the same random streams
+BOOK_PLAN_SHA256 = "5e26884f161dd2f8ae96b23248be484449f7cc08fdf480f381f36bbdf67be094"
+
+
+def test_book_corpus_plan_and_parameters_are_unchanged():
+    import importlib
+    import json
+    from pathlib import Path
+
+    build_mod = importlib.import_module("sedemo.data.build")
+    cfg = data.CorpusConfig()
+    assert cfg.voices == "book" and data.CorpusConfig(voices="book") == cfg
+    speech = [(spk, Path(f"/pool/speech/{spk}/p{i:03d}.flac")) for spk in data.SPEAKERS for i in range(37)]
+    noise = [(split, t, f"src:{t}{j}-{split}", Path(f"/pool/noise/{split}/{t}{j}.flac"))
+             for split in data.SPLITS for t in data.NOISE_TYPES for j in range(3)]
+    h = hashlib.sha256()
+    for split in data.SPLITS:
+        for mix_id, (spk, sp), (ns, nt, nsrc, npth), snr, rng in build_mod._plan(split, cfg, speech, noise, "debian"):
+            h.update(json.dumps([mix_id, spk, str(sp), ns, nt, nsrc, str(npth), round(snr, 9),
+                                 str(rng.bit_generator.state)]).encode())
+    assert h.hexdigest() == BOOK_PLAN_SHA256
+    # the parameters a book corpus is recognised by are those it was built with before
+    # the voices option existed: an existing corpus is reused, not rebuilt
+    assert build_mod._config_dict(cfg) == {
+        "n_train": 800, "n_valid": 100, "n_test_per_cell": 6, "train_snr_range": [-5.0, 15.0],
+        "valid_snr_range": [-5.0, 15.0], "test_snrs": [-5.0, 0.0, 5.0, 10.0], "speech_level_db": -26.0,
+        "min_seconds": 2.0, "max_seconds": 8.0, "synthetic_utterances_per_speaker": 90, "seed": 0}
+    assert build_mod._config_dict(data.CorpusConfig(voices="extended"))["voices"] == "extended"
+
+
+@pytest.mark.corpus
+def test_built_book_corpus_is_planned_as_before():
+    """The book's Debian corpus (``make data``): planning it again from its own pools gives
+    exactly its manifest (the voices option changed nothing for it). Reads the pools only."""
+    import importlib
+
+    try:
+        c = data.load_corpus()
+    except FileNotFoundError:
+        pytest.skip("corpus not built (make data)")
+    if c.source != "debian" or "voices" in c.info["config"] or not data.debian_sources_present():
+        pytest.skip("needs the book's Debian corpus and its packages")
+    cfg = data.CorpusConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.info["config"].items()})
+    sources = importlib.import_module("sedemo.data.sources")
+    build_mod = importlib.import_module("sedemo.data.build")
+    before = sorted(p for p in c.root.rglob("*") if p.is_file())
+    speech, noise = sources._build_debian_pools(c.root, cfg, False, None)
+    assert sorted(p for p in c.root.rglob("*") if p.is_file()) == before  # nothing written
+    with open(c.root / "manifest.csv") as fh:
+        rows = [(r["id"], r["speaker"], r["speech_file"], r["noise_source"], r["snr_db"]) for r in csv.DictReader(fh)]
+    planned = [(mix_id, spk, str(sp.relative_to(c.root)), nsrc, f"{snr:.3f}")
+               for split in data.SPLITS
+               for mix_id, (spk, sp), (_, _, nsrc, _), snr, _ in build_mod._plan(split, cfg, speech, noise, "debian")]
+    assert planned == rows
+
+
 @pytest.mark.corpus
 def test_built_corpus_is_speaker_and_noise_disjoint():
     """The corpus the book uses (``make data``): checks its real splits."""

@@ -22,12 +22,15 @@ from sedemo.data.sources import (
     _build_debian_pools, _build_synthetic_pools, _progress, _write, debian_sources_present, default_root,
 )
 from sedemo.data.corpus import Corpus, load_corpus
+from sedemo.data.voices import ASTERISK_PACKAGES, VOICES, _build_voice_pools, _missing_message, _missing_packages
 
 
 # --------------------------------------------------------------------------- mixing
 def _speaker_split(speaker: str, source: str) -> str:
     """The split a speaker belongs to (speakers never cross splits)."""
-    return SPEAKERS[speaker][0] if source == "debian" else SYNTH_SPEAKERS[speaker][3]
+    if source != "debian":
+        return SYNTH_SPEAKERS[speaker][3]
+    return SPEAKERS[speaker][0] if speaker in SPEAKERS else VOICES[speaker][0]
 
 
 def _plan(split: str, cfg: CorpusConfig, speech: list, noise: list, source: str):
@@ -37,6 +40,8 @@ def _plan(split: str, cfg: CorpusConfig, speech: list, noise: list, source: str)
     noises = [n for n in noise if n[0] == split]
     if not utts or not noises:
         raise RuntimeError(f"no speech or no noise for split {split!r}; is the corpus source complete?")
+    if cfg.voices != "book":
+        return _plan_by_voice(split, cfg, utts, noises)
     plan = []
     if split == "test":
         types = sorted({n[1] for n in noises})
@@ -57,6 +62,39 @@ def _plan(split: str, cfg: CorpusConfig, speech: list, noise: list, source: str)
             utt = utts[int(rng.integers(len(utts)))]
             nz = noises[int(rng.integers(len(noises)))]
             plan.append((f"{split}{k:04d}", utt, nz, float(rng.uniform(lo, hi)), rng))
+    return plan
+
+
+def _plan_by_voice(split: str, cfg: CorpusConfig, utts: list, noises: list):
+    """The mixtures of one split of the extended corpus: like :func:`_plan`, but each
+    mixture first draws a voice (uniformly: a voice with hours of speech is not heard more
+    often than one with minutes), then one of its utterances. The test grid takes the
+    voices in turn."""
+    split_idx = SPLITS.index(split)
+    by_voice: dict[str, list] = {}
+    for spk, p in utts:
+        by_voice.setdefault(spk, []).append((spk, p))
+    voices = sorted(by_voice)
+    plan = []
+    if split == "test":
+        k = 0
+        for ntype in sorted({n[1] for n in noises}):
+            pool = [n for n in noises if n[1] == ntype]
+            for snr in cfg.test_snrs:
+                for j in range(cfg.n_test_per_cell):
+                    rng = np.random.default_rng([cfg.seed, split_idx, k])
+                    own = by_voice[voices[k % len(voices)]]
+                    plan.append((f"{split}{k:04d}", own[int(rng.integers(len(own)))], pool[j % len(pool)], float(snr), rng))
+                    k += 1
+        return plan
+    n = cfg.n_train if split == "train" else cfg.n_valid
+    lo, hi = cfg.train_snr_range if split == "train" else cfg.valid_snr_range
+    for k in range(n):
+        rng = np.random.default_rng([cfg.seed, split_idx, k])
+        own = by_voice[voices[int(rng.integers(len(voices)))]]
+        utt = own[int(rng.integers(len(own)))]
+        nz = noises[int(rng.integers(len(noises)))]
+        plan.append((f"{split}{k:04d}", utt, nz, float(rng.uniform(lo, hi)), rng))
     return plan
 
 
@@ -86,9 +124,13 @@ def build(root: str | Path | None = None, source: str = "auto", config: CorpusCo
     """Build (or reuse, or finish) the corpus at ``root`` and return it.
 
     ``source``: ``"auto"`` (Debian packages when present, else the synthetic fallback,
-    with a loud warning), ``"debian"`` or ``"synthetic"``. An existing corpus with the
+    with a loud warning), ``"debian"`` or ``"synthetic"``. ``config.voices="extended"``
+    adds the voices of :mod:`sedemo.data.voices` to the Debian speakers (it needs their
+    packages: the error names the missing ones); ``"book"``, the default, builds exactly
+    the corpus it always built. An existing corpus with the
     same source and parameters is reused unless ``force``. Deterministic: the same
-    arguments give the same files. Takes about a minute on two cores.
+    arguments give the same files. Takes about a minute on two cores; the extended corpus
+    about 11 minutes (9 of them decoding its voices, which a resumed build does not repeat).
 
     Nothing is lost: every file is written atomically and recorded in ``files.txt``
     before it is written, and ``info.json`` is written last. An interrupted build is
@@ -100,19 +142,27 @@ def build(root: str | Path | None = None, source: str = "auto", config: CorpusCo
     Chapter: 00_preface.
     """
     root = Path(root) if root is not None else default_root()
-    if source == "auto":
-        source = "debian" if debian_sources_present() else "synthetic"
-    if source not in ("debian", "synthetic"):
-        raise ValueError(f"unknown source {source!r}; choose 'auto', 'debian' or 'synthetic'")
     if not isinstance(config, CorpusConfig):
         raise TypeError(f"config must be a sedemo.data.CorpusConfig, got {type(config).__name__}")
+    extended = config.voices == "extended"
+    if source == "auto":
+        source = "debian" if debian_sources_present() or extended else "synthetic"
+    if source not in ("debian", "synthetic"):
+        raise ValueError(f"unknown source {source!r}; choose 'auto', 'debian' or 'synthetic'")
+    if extended and source != "debian":
+        raise ValueError("the extended voices (voices='extended') are real recordings: use source='debian' "
+                         "(or 'auto'), or voices='book' for the synthetic corpus")
+    if extended:
+        missing = [] if debian_sources_present() else list(ASTERISK_PACKAGES)
+        if missing or _missing_packages():
+            raise FileNotFoundError(_missing_message(missing + _missing_packages()))
     if source == "debian" and not debian_sources_present():
         raise FileNotFoundError(
             f"the Asterisk speech packages are not installed under {ASTERISK_DIR}; install them "
             "(see README.md: `make system-deps`) or use source='synthetic'"
         )
     info_path = root / "info.json"
-    wanted = {"version": CORPUS_VERSION, "source": source, "config": _jsonable(asdict(config))}
+    wanted = {"version": CORPUS_VERSION, "source": source, "config": _config_dict(config)}
     state, old = _folder_state(root)
     resume = False
     if state == "foreign":
@@ -152,6 +202,8 @@ def build(root: str | Path | None = None, source: str = "auto", config: CorpusCo
         journal.start(wanted)
     pools = _build_debian_pools if source == "debian" else _build_synthetic_pools
     speech, noise = pools(root, config, progress, journal)
+    if extended:
+        speech = speech + _build_voice_pools(root, config, progress, journal, SAMPLE_RATE)
     rows = []
     noise_cache: dict[Path, np.ndarray] = {}
     for split in SPLITS:
@@ -177,7 +229,12 @@ def build(root: str | Path | None = None, source: str = "auto", config: CorpusCo
         writer.writerows(rows)
     info = dict(wanted, credits=CREDITS[source], sample_rate=SAMPLE_RATE,  # sorted: no hash-seed order
                 speakers={s: _speaker_split(s, source) for s in sorted({r["speaker"] for r in rows})})
+    if extended:
+        info["credits"] = CREDITS["debian"] + CREDITS["extended"]
+        info["speakers"] = {s: _speaker_split(s, source) for s in sorted({s for s, _ in speech})}
+        info["splits"] = _split_summary(speech, rows, source)
     made = [Path(p).relative_to(root).as_posix() for p in [s for _, s in speech] + [n[3] for n in noise]]
+    made += [Path(p).relative_to(root).as_posix() for p in root.glob("speech/*/pool.json")] if extended else []
     made += [Path(r[k]).as_posix() for r in rows for k in ("clean", "noisy")] + ["manifest.csv", "info.json"]
     journal.start(wanted, set(made) | set(_Journal.read(root)[1]))  # the final list of its own files
     with atomic_output(info_path) as tmp:  # last: the corpus is complete once info.json exists
@@ -249,6 +306,49 @@ def _jsonable(d: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
+def _config_dict(config: CorpusConfig) -> dict:
+    """The parameters a corpus is recognised by (``info.json``, ``files.txt``). ``voices``
+    is left out when it is ``"book"``, so that the book's corpus keeps the parameters it
+    was built with before the option existed (and is reused, not rebuilt)."""
+    d = _jsonable(asdict(config))
+    if d.get("voices") == "book":
+        del d["voices"]
+    return d
+
+
+def _speaker_facts(speaker: str) -> tuple[str, str]:
+    """``(sex, language)`` of a Debian or extended speaker."""
+    if speaker in SPEAKERS:
+        return SPEAKERS[speaker][1], SPEAKERS[speaker][2]
+    return VOICES[speaker][1], VOICES[speaker][2]
+
+
+def _split_summary(speech: list, rows: list, source: str) -> dict:
+    """Per split: its voices, their sexes and languages, the hours of clean speech in its
+    pool and the hours of its mixtures (for ``info.json``)."""
+    summary = {}
+    for split in SPLITS:
+        own = [(s, p) for s, p in speech if _speaker_split(s, source) == split]
+        voices = sorted({s for s, _ in own})
+        seconds = sum(_seconds(p) for _, p in own)
+        sexes = [_speaker_facts(v)[0] for v in voices]
+        summary[split] = {
+            "speakers": voices, "n_speakers": len(voices),
+            "sexes": {x: sexes.count(x) for x in sorted(set(sexes))},
+            "languages": sorted({_speaker_facts(v)[1] for v in voices}),
+            "speech_pool_hours": round(seconds / 3600, 3), "speech_pool_utterances": len(own),
+            "mixtures": sum(r["split"] == split for r in rows),
+            "mixture_hours": round(sum(float(r["seconds"]) for r in rows if r["split"] == split) / 3600, 3),
+        }
+    return summary
+
+
+def _seconds(path: Path) -> float:
+    import soundfile as sf
+
+    return sf.info(str(path)).duration
+
+
 # --------------------------------------------------------------------------- CLI
 def main(argv=None):
     """The command line ``python -m sedemo.data build|info`` (``argv``: its arguments).
@@ -269,6 +369,9 @@ def main(argv=None):
     b.add_argument("--n-valid", type=whole_number(1), default=CorpusConfig.n_valid)
     b.add_argument("--n-test-per-cell", type=whole_number(1), default=CorpusConfig.n_test_per_cell)
     b.add_argument("--seed", type=whole_number(0), default=0)
+    b.add_argument("--voices", default="book", choices=("book", "extended"),
+                   help="book: the book's four speakers (default); extended: about 60 more real voices "
+                        "(needs more Debian packages: SEDEMO_EXTENDED_VOICES=1 bash scripts/system-deps.sh)")
     b.add_argument("--force", action="store_true",
                    help="replace an existing corpus (deletes only the files it lists as its own)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -280,7 +383,7 @@ def main(argv=None):
         args = parser.parse_args(argv)
         if args.cmd == "build":
             cfg = CorpusConfig(n_train=args.n_train, n_valid=args.n_valid,
-                               n_test_per_cell=args.n_test_per_cell, seed=args.seed)
+                               n_test_per_cell=args.n_test_per_cell, seed=args.seed, voices=args.voices)
             corpus = build(args.root, source=args.source, config=cfg, progress=not args.quiet, force=args.force)
             print(f"corpus ready at {corpus.root}")
             return corpus
@@ -289,3 +392,7 @@ def main(argv=None):
     corpus = run(body, argv, interrupted="interrupted; run the same command again to finish the build "
                                          "(finished files are kept)")
     print(corpus.describe())
+    for split, s in corpus.info.get("splits", {}).items():  # the extended corpus: its speech per split
+        sexes = ", ".join(f"{n} {sex}" for sex, n in s["sexes"].items())
+        print(f"- {split} speech pool: {s['speech_pool_hours']:.2f} h, {s['n_speakers']} speakers ({sexes}), "
+              f"{len(s['languages'])} languages: {', '.join(s['languages'])}")

@@ -3,7 +3,7 @@ experiments of chapters 5-6 with their verdicts, and the analytic measurements.
 
 * :mod:`sedemo.evaluation.scoring`: enhancers over corpus items, tables by SNR and
   noise type; ``python -m sedemo.evaluation``
-* :mod:`sedemo.evaluation.baselines`: spectral subtraction, Wiener, noisereduce
+* :mod:`sedemo.evaluation.baselines`: spectral subtraction, Wiener, MMSE-LSA (tuned on validation), noisereduce
 * :mod:`sedemo.evaluation.experiments`: the trained comparisons (runs, results,
   listening excerpts)
 * :mod:`sedemo.evaluation.verdicts`: the one rule that turns stored results into

@@ -40,6 +40,10 @@ on top.
 
 :func:`stream_file` streams a whole signal in chunks and returns it aligned with
 the offline output; :func:`measure_rtf` measures the real-time factor.
+:func:`export_onnx` (``python -m sedemo export-onnx OUT.onnx``) writes one hop of this
+enhancer, for a CRN/GCRN, as an ONNX graph with a JSON sidecar (samples and state in,
+samples and state out, real arithmetic only), so that a browser can run it; see
+:mod:`sedemo.streaming.onnx_export`.
 
 Time-domain models (:class:`TimeStreamingEnhancer`)
 ---------------------------------------------------
@@ -56,7 +60,11 @@ from __future__ import annotations
 
 from sedemo.streaming.enhancer import StreamingEnhancer, TimeStreamingEnhancer, stream_file
 from sedemo.streaming.frame_plan import FramePlan, frame_plan
+from sedemo.streaming.onnx_export import (
+    OnnxStep, export_onnx, onnx_sidecar, resolve_onnx_model, stream_onnx, time_onnx_step,
+)
 from sedemo.streaming.rtf import TimedStream, cpu_name, measure_rtf, timed_stream
 
 __all__ = ["StreamingEnhancer", "TimeStreamingEnhancer", "stream_file", "measure_rtf", "cpu_name",
-           "FramePlan", "frame_plan", "timed_stream", "TimedStream"]
+           "FramePlan", "frame_plan", "timed_stream", "TimedStream",
+           "OnnxStep", "export_onnx", "onnx_sidecar", "resolve_onnx_model", "stream_onnx", "time_onnx_step"]
