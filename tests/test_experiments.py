@@ -134,3 +134,12 @@ def test_verdict_words():
     # the best candidate is picked per metric, in the metric's direction
     assert "CD (dB): a" in verdicts.verdict(t, ["c", "a"], "b", ("cd",))[0]
 
+
+
+def test_matched_to_equalises_the_active_level(speech):
+    from sedemo.dsp import audio
+
+    quiet = 0.1 * speech
+    matched = experiments.matched_to(quiet, speech)
+    assert audio.active_level(matched)[0] == pytest.approx(audio.active_level(speech)[0], abs=0.05)
+    np.testing.assert_allclose(matched, speech, rtol=1e-6, atol=1e-9)  # a pure gain here

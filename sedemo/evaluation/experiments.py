@@ -388,13 +388,24 @@ def plot_metrics(table, metrics, ax=None, title: str | None = None, reference: d
     return fig
 
 
+def matched_to(x: np.ndarray, reference: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
+    """``x`` scaled so that its active speech level (ITU-T P.56,
+    :func:`sedemo.dsp.audio.active_level`) equals that of ``reference``: for listening
+    comparisons that are not confounded with loudness. Chapter: 06_losses."""
+    from sedemo.dsp import audio
+
+    gain_db = audio.active_level(reference, sample_rate)[0] - audio.active_level(x, sample_rate)[0]
+    return np.asarray(x, dtype=np.float64) * 10.0 ** (gain_db / 20.0)
+
+
 def listening(claim: str, out_dir: str | Path | None = None, mode: str | None = None):
     """A listening control for ``claim``: one noisy test clip (0 dB SNR, the first
     :data:`EXCERPT_SECONDS` s of :func:`excerpt_item`) enhanced by the seed-0 model of
-    each loss, with its spectrogram and SI-SDR / PESQ-WB against the clean clip;
-    played at their true levels (a loss that changes the level is heard doing so).
-    Returns :func:`sedemo.display.widgets.switcher`'s output. Chapter 6.
-    Chapter: 06_losses."""
+    each loss, with its spectrogram and SI-SDR / PESQ-WB against the clean clip; two
+    players per loss: at the level the model outputs (a loss that changes the level is
+    heard doing so) and matched to the clean clip's active speech level (ITU-T P.56,
+    :func:`matched_to`), so that a difference heard in the second is not loudness.
+    Returns :func:`sedemo.display.widgets.switcher`'s output. Chapter: 06_losses."""
     import matplotlib.pyplot as plt
 
     from sedemo.evaluation import analysis
@@ -412,12 +423,13 @@ def listening(claim: str, out_dir: str | Path | None = None, mode: str | None = 
         x = clips[label]
         fig, ax = plt.subplots(figsize=(7, 2.6), layout="constrained")
         plots.spectrogram(x, ax=ax, title=label)
-        scores = {}
-        if label != "clean":
-            scores = {"SI-SDR (dB)": metrics.si_sdr(estimate=x, reference=clean),
-                      "PESQ-WB": metrics.pesq(estimate=x, reference=clean, sample_rate=16000),
-                      "level vs clean (dB)": analysis.level_difference_db(x, clean)}
-        return [fig, {label: x}, scores] if scores else [fig, {label: x}]
+        if label == "clean":
+            return [fig, {label: x}]
+        scores = {"SI-SDR (dB)": metrics.si_sdr(estimate=x, reference=clean),
+                  "PESQ-WB": metrics.pesq(estimate=x, reference=clean, sample_rate=16000),
+                  "level vs clean (dB)": analysis.level_difference_db(x, clean)}
+        players = {"as output": x, "level-matched to clean (P.56)": np.clip(matched_to(x, clean), -1.0, 1.0)}
+        return [fig, players, scores]
 
     return widgets.switcher(order, render, label=f"{claim}: model trained with", sample_rate=16000, mode=mode)
 
