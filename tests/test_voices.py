@@ -226,6 +226,8 @@ def test_extended_build_on_fake_packages(fake_packages, tmp_path, monkeypatch):
     assert summary["train"]["speech_pool_hours"] > 0 and summary["test"]["mixtures"] == len(corpus.items("test"))
     speakers = {s: set(corpus.speakers(s)) for s in data.SPLITS}
     assert not speakers["train"] & speakers["test"] and not speakers["train"] & speakers["valid"]
+    text = corpus.describe()  # counts of voices, sexes and languages, not a list of 50 names
+    assert "extended voices" in text and "- *test*: " in text and "7 voices (" in text and "Mandarin" in text
     for voice in V.VOICES:
         index = json.loads((root / "speech" / voice / V.POOL_INDEX).read_text())
         assert index["utterances"], voice

@@ -77,7 +77,15 @@ class Corpus:
     def describe(self) -> str:
         """Markdown: which corpus, its splits and sizes, and how it was mixed."""
         lines = []
-        if self.source == "debian":
+        extended = self.info.get("config", {}).get("voices") == "extended"
+        if self.source == "debian" and extended:
+            lines.append(
+                "**Corpus: real speech and real noise, extended voices** (Asterisk prompts plus "
+                "the recordings of Tux Paint, gcin, KLettres, KTuberling, Flight of the Amazon Queen "
+                "and Drascula; LinCity-NG, Minetest and Sonic Pi ambience), built by "
+                "`python -m sedemo.data build --voices extended`."
+            )
+        elif self.source == "debian":
             lines.append(
                 "**Corpus: real speech and real noise** (Asterisk prompts; LinCity-NG, "
                 "Minetest and Sonic Pi ambience), built by `python -m sedemo.data build`."
@@ -96,9 +104,17 @@ class Corpus:
             if not its:
                 continue
             minutes = sum(it.seconds for it in its) / 60
+            summary = self.info.get("splits", {}).get(split)
+            if summary:  # the extended corpus: many voices, described by their counts
+                sexes = ", ".join(f"{n} {sex}" for sex, n in summary.get("sexes", {}).items())
+                voices = (f"{summary.get('n_speakers')} voices ({sexes}), "
+                          f"{summary.get('speech_pool_hours', 0):.1f} h of speech in "
+                          f"{', '.join(summary.get('languages', []))}")
+            else:
+                voices = f"speakers {', '.join(self.speakers(split))}"
             lines.append(
-                f"- *{split}*: {len(its)} mixtures, {minutes:.1f} min; speakers "
-                f"{', '.join(self.speakers(split))}; {len(self.noise_sources(split))} noise files"
+                f"- *{split}*: {len(its)} mixtures, {minutes:.1f} min; {voices}; "
+                f"{len(self.noise_sources(split))} noise files"
             )
         lines.append(
             f"- speech at {self.info.get('config', {}).get('speech_level_db', -26)} dBFS active "
