@@ -104,8 +104,9 @@ class Corpus:
             if not its:
                 continue
             minutes = sum(it.seconds for it in its) / 60
-            summary = self.info.get("splits", {}).get(split)
-            if summary:  # the extended corpus: many voices, described by their counts
+            splits = self.info.get("splits")
+            summary = splits.get(split) if isinstance(splits, dict) else None
+            if isinstance(summary, dict) and "n_speakers" in summary:  # the extended corpus: counts
                 sexes = ", ".join(f"{n} {sex}" for sex, n in summary.get("sexes", {}).items())
                 voices = (f"{summary.get('n_speakers')} voices ({sexes}), "
                           f"{summary.get('speech_pool_hours', 0):.1f} h of speech in "
