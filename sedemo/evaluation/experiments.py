@@ -292,10 +292,11 @@ def excerpt_path(out_dir: str | Path, r: Run) -> Path:
 
 
 def _write_json(path: Path, payload: dict) -> None:
+    from sedemo._utils import atomic_output
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=str))
-    tmp.replace(path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=1, default=str))
 
 
 def load_results(out_dir: str | Path | None = None, claim: str | None = None) -> list[dict]:

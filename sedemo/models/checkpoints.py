@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from sedemo.models.base import SEModel
+from sedemo._utils import atomic_output
 from sedemo.models.registry import MODELS, _unknown, build_from_config
 
 #: Where :func:`load_pretrained` looks for ``<name>.pt`` (``sedemo/pretrained``).
@@ -75,9 +76,8 @@ def save(model: nn.Module, path, extra: dict | None = None) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(model_payload(model, extra), tmp)
-    tmp.replace(path)
+    with atomic_output(path) as tmp:  # all or nothing: a crash leaves the previous file whole
+        torch.save(model_payload(model, extra), tmp)
     return path
 
 

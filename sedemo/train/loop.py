@@ -48,11 +48,6 @@ def _write_text(path, text: str) -> None:
         tmp.write_text(text)
 
 
-def _save_model(model, path, extra: dict) -> None:
-    with _atomic_output(path) as tmp:
-        torch.save(M.model_payload(model, extra), tmp)
-
-
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -483,8 +478,8 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
         extra["init"] = init_info
     if resumes:
         extra["resumes"] = resumes
-    _save_model(model, out / "model.pt", extra)
+    M.save(model, out / "model.pt", extra)  # atomic
     if cfg.export:
-        _save_model(model, cfg.export, extra)
+        M.save(model, cfg.export, extra)
     return {"model": model, "step": step, "log": records, "valid": last_valid, "out": str(out),
             "seconds": elapsed()}
