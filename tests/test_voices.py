@@ -297,3 +297,24 @@ def test_built_extended_corpus_splits():
     train_langs = {_base_language(LANG_OF[v]) for v in speakers["train"]}
     assert {_base_language(LANG_OF[v]) for v in test} - train_langs
     assert set(c.speakers("test")) == test  # the test grid visits every test voice
+
+
+def test_stored_extended_summary_matches_its_split_rules():
+    from sedemo import data
+
+    s = data.extended_summary()
+    splits = s["splits"]
+    assert set(splits) == {"train", "valid", "test"}
+    voices = [set(v["speakers"]) for v in splits.values()]
+    assert not (voices[0] & voices[1] or voices[0] & voices[2] or voices[1] & voices[2])  # split by speaker
+    assert splits["test"]["n_speakers"] >= 4 and {"female", "male"} <= set(splits["test"]["sexes"])
+    assert set(splits["test"]["languages"]) - set(splits["train"]["languages"])  # an unseen language
+    assert splits["train"]["mixtures"] == s["config"]["n_train"]
+    assert f"--n-train {s['config']['n_train']}" in s["command"]
+
+
+def test_missing_summary_says_how_to_make_it(tmp_path):
+    from sedemo import data
+
+    with pytest.raises(FileNotFoundError, match="corpus_summary.py"):
+        data.extended_summary(tmp_path / "none.json")

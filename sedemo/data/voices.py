@@ -388,3 +388,24 @@ def _missing_message(missing: list[str]) -> str:
     return (f"the extended voices need the Debian packages {', '.join(missing)}, which are not installed; "
             f"install them with `SEDEMO_EXTENDED_VOICES=1 bash scripts/system-deps.sh` (or `apt-get install -y "
             f"--no-install-recommends {' '.join(missing)}` as root), or build the book's corpus (--voices book)")
+
+
+# --------------------------------------------------------------------------- stored summary
+#: The summary of the extended corpus the default models were trained on (package data),
+#: written by ``python scripts/corpus_summary.py`` from its ``info.json``: the book's
+#: pages describe that corpus without building it.
+EXTENDED_SUMMARY = Path(__file__).resolve().parents[1] / "results" / "corpus" / "extended.json"
+
+
+def extended_summary(path=None) -> dict:
+    """The stored summary of the extended corpus (default :data:`EXTENDED_SUMMARY`):
+    ``{"command", "config", "splits": {split: {"speakers", "n_speakers", "sexes",
+    "languages", "speech_pool_hours", "speech_pool_utterances", "mixtures",
+    "mixture_hours"}}, "credits"}``. Chapter: 00_preface."""
+    import json
+
+    p = Path(path) if path is not None else EXTENDED_SUMMARY
+    if not p.is_file():
+        raise FileNotFoundError(f"{p} not found: build the extended corpus (make data-extended), then run "
+                                "python scripts/corpus_summary.py --root data/corpus-extended")
+    return json.loads(p.read_text())

@@ -251,6 +251,57 @@ def erb_space(fmin: float = 50.0, fmax: float = 8000.0, n: int = 32) -> np.ndarr
     return np.asarray(erb_rate_to_hz(e))
 
 
+def erb_band_matrices(n_freqs: int, low_bins: int, bands: int, sample_rate: int = 16000):
+    """Band compression of a spectrum onto the ERB scale, as the ultra-light models do
+    (GTCRN, Rong et al., ICASSP 2024): bins ``0 .. low_bins-1`` kept as they are, the
+    ``n_freqs - low_bins`` bins above merged into ``bands`` triangular bands whose
+    centres are equally spaced on the ERB-number scale (:func:`erb_space`) from bin
+    ``low_bins`` to the Nyquist frequency.
+
+    Returns ``(analysis, synthesis)``, float32 torch tensors ``(low_bins + bands, n_freqs)``
+    and ``(n_freqs, low_bins + bands)``. ``analysis @ x`` (``x`` ``(..., n_freqs, T)``)
+    gives the band values (each band the weighted mean of its bins: rows sum to 1);
+    ``synthesis @ b`` interpolates band values back to bins (linear between band
+    centres: each row sums to 1, so a constant stays constant). The triangles form a
+    partition of unity over the high bins. Used by :class:`sedemo.models.ULCRN`.
+    Chapter: 05_complex_mapping."""
+    for name, v in (("n_freqs", n_freqs), ("low_bins", low_bins), ("bands", bands)):
+        if isinstance(v, bool) or int(v) != v or v < (0 if name == "low_bins" else 1):
+            raise ValueError(f"{name} must be a whole number >= {0 if name == 'low_bins' else 1}, got {v!r}")
+    n_high = n_freqs - low_bins
+    if bands > n_high:
+        raise ValueError(f"bands ({bands}) must be at most the number of bins above low_bins "
+                         f"({n_high}); use fewer bands or a smaller low_bins")
+    df = sample_rate / (2.0 * (n_freqs - 1))
+    f = np.arange(low_bins, n_freqs) * df
+    if bands == 1:
+        w = np.ones((1, n_high))
+    else:
+        e = erb_rate(f)
+        c = np.linspace(e[0], e[-1], bands)
+        w = np.zeros((bands, n_high))
+        for k in range(bands):
+            if k > 0:
+                up = (e >= c[k - 1]) & (e <= c[k])
+                w[k, up] = (e[up] - c[k - 1]) / (c[k] - c[k - 1])
+            if k < bands - 1:
+                down = (e >= c[k]) & (e <= c[k + 1])
+                w[k, down] = (c[k + 1] - e[down]) / (c[k + 1] - c[k])
+        w[0, e <= c[0]] = 1.0
+        w[-1, e >= c[-1]] = 1.0
+        if (w.sum(1) <= 0).any():
+            raise ValueError(f"{bands} ERB bands are too many for {n_high} bins above bin {low_bins}: "
+                             "a band holds no bin; use fewer bands")
+    n = low_bins + bands
+    ana = np.zeros((n, n_freqs))
+    syn = np.zeros((n_freqs, n))
+    ana[:low_bins, :low_bins] = np.eye(low_bins)
+    syn[:low_bins, :low_bins] = np.eye(low_bins)
+    ana[low_bins:, low_bins:] = w / w.sum(1, keepdims=True)
+    syn[low_bins:, low_bins:] = (w / w.sum(0, keepdims=True)).T
+    return torch.from_numpy(ana).float(), torch.from_numpy(syn).float()
+
+
 def gammatone_filterbank(
     n_bands: int = 32,
     n_fft: int = 320,

@@ -53,7 +53,8 @@ not code): ``build_model("gcrn", channels=(8, 16, 32, 32, 32))`` overrides a fie
 ``build_model("gcrn", tiny=True)`` gives the test-sized model.
 
 Names: ``lstm_mask``, ``lstm_map`` (chapter 3), ``crn``, ``gcrn``, ``gcrn_1dec``,
-``gcrn_mag``, ``gcrn_magphase`` (chapter 5), ``tcn`` (time domain, chapter 6, claim C2).
+``gcrn_mag``, ``gcrn_magphase``, ``ulcrn`` (the ultra-light causal CRN of GTCRN's class,
+:class:`ULCRN`, chapter 5), ``tcn`` (time domain, chapter 6, claim C2).
 
 Time-domain model. ``tcn`` (:class:`TCN`, a causal Conv-TasNet) is the exception to
 the interface above: ``model.domain == "time"`` (every other model: ``"spectral"``)
@@ -71,23 +72,24 @@ speech spectra trainable; ``compress=1.0`` gives the raw spectra of the papers.
 """
 from __future__ import annotations
 
-from sedemo.models.base import SEModel, check_streamable, count_parameters, enhance
+from sedemo.models.base import SEModel, check_streamable, count_parameters, enhance, macs_per_second
 from sedemo.models.blocks import GroupedLSTM
 from sedemo.models.checkpoints import (
     PRETRAINED_DIR, load, load_pretrained, model_from_payload, model_payload, pretrained_path, save,
 )
-from sedemo.models.configs import CRNConfig, GCRNConfig, LSTMConfig, TCNConfig
+from sedemo.models.configs import CRNConfig, GCRNConfig, LSTMConfig, TCNConfig, ULCRNConfig
 from sedemo.models.crn import CRN
 from sedemo.models.gcrn import GCRN
 from sedemo.models.lstm import LSTMEnhancer
 from sedemo.models.registry import MODELS, ModelSpec, build_from_config, build_model, config_for, model_table
 from sedemo.models.tcn import TCN
+from sedemo.models.ulcrn import ULCRN
 
 __all__ = [
-    "LSTMConfig", "CRNConfig", "GCRNConfig", "TCNConfig",
-    "SEModel", "check_streamable", "LSTMEnhancer", "CRN", "GCRN", "GroupedLSTM", "TCN",
+    "LSTMConfig", "CRNConfig", "GCRNConfig", "TCNConfig", "ULCRNConfig",
+    "SEModel", "check_streamable", "LSTMEnhancer", "CRN", "GCRN", "GroupedLSTM", "TCN", "ULCRN",
     "ModelSpec", "MODELS", "config_for", "build_model", "build_from_config",
-    "enhance", "count_parameters", "model_table",
+    "enhance", "count_parameters", "macs_per_second", "model_table",
     "save", "load", "load_pretrained", "pretrained_path", "PRETRAINED_DIR",
     "model_payload", "model_from_payload",
 ]

@@ -164,6 +164,55 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+def macs_per_second(model: nn.Module, seconds: float = 1.0) -> int:
+    """Multiply-accumulates per second of audio of ``model``'s network, counted with forward
+    hooks on one offline pass over ``seconds`` of noise: convolutions (output elements x
+    input channels per group x kernel size), transposed convolutions (input elements x
+    output channels per group x kernel size),
+    linear layers, LSTM and GRU layers (steps x batch x directions x gates x hidden x
+    (input + hidden)). Element-wise operations, normalisation, the STFT and fixed matrix
+    products (e.g. ERB band matrices) are left out, as in the papers' MAC counts.
+    Chapters: 05_complex_mapping, 07_causality."""
+    import math
+
+    from sedemo.dsp.stft import stft as _stft
+
+    total = [0]
+
+    def hook(mod, inp, out):
+        x = inp[0]
+        y = out[0] if isinstance(out, tuple) else out
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
+            total[0] += y.numel() * (mod.in_channels // mod.groups) * math.prod(mod.kernel_size)
+        elif isinstance(mod, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
+            total[0] += x.numel() * (mod.out_channels // mod.groups) * math.prod(mod.kernel_size)
+        elif isinstance(mod, nn.Linear):
+            total[0] += y.numel() // mod.out_features * mod.in_features * mod.out_features
+        elif isinstance(mod, (nn.LSTM, nn.GRU)):
+            gates = 4 if isinstance(mod, nn.LSTM) else 3
+            steps, batch = (x.shape[1], x.shape[0]) if mod.batch_first else (x.shape[0], x.shape[1])
+            dirs, h = (2 if mod.bidirectional else 1), mod.hidden_size
+            for layer in range(mod.num_layers):
+                i = mod.input_size if layer == 0 else h * dirs
+                total[0] += steps * batch * dirs * gates * h * (i + h)
+
+    kinds = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.Linear, nn.LSTM, nn.GRU)
+    cfg = model.stft_config
+    n = int(round(seconds * cfg.sample_rate))
+    x = 0.1 * torch.randn(1, n, generator=torch.Generator().manual_seed(0), dtype=_param_dtype(model))
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x) if getattr(model, "domain", "spectral") == "time" else model(_stft(x, cfg))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return int(round(total[0] / seconds))
+
+
 # --------------------------------------------------------------------------- inference
 def enhance(model: nn.Module, noisy, cfg: STFTConfig | None = None):
     """Enhance a waveform: ``istft(model(stft(noisy)))``, in ``eval()`` mode, without gradients.

@@ -264,6 +264,53 @@ class TCNConfig(_STFTFields):
         return cls(**{**base, **overrides})
 
 
+@dataclass(frozen=True)
+class ULCRNConfig(_STFTFields):
+    """Ultra-light causal CRN with a complex ratio mask (:class:`sedemo.models.ULCRN`), chapter 5.
+
+    * ``low_bins`` bins kept as they are and ``erb_bands`` ERB bands above them
+      (:func:`sedemo.dsp.features.erb_band_matrices`); their sum must be a multiple of 4
+      (two frequency-strided convolutions). Default 32 + 32 = 64 positions (bins below
+      1.6 kHz kept; 161 bins in all).
+    * ``channels``: the width of every block (16: about 32 K parameters).
+    * ``dilations``: one GT block per entry in the encoder, mirrored in the decoder; time
+      dilations of the causal depthwise convolutions (kernel 3 frames).
+    * ``rnn_blocks``: dual-path GRU blocks in the bottleneck.
+    * ``attention``: temporal recurrent attention (a channel gate from a GRU) in each GT block.
+    * ``compress``: power-law exponent of the input features (the mask multiplies the
+      uncompressed noisy STFT).
+
+    Chapter: 05_complex_mapping.
+    """
+
+    channels: int = 16
+    low_bins: int = 32
+    erb_bands: int = 32
+    dilations: tuple = (1, 2, 5)
+    rnn_blocks: int = 2
+    attention: bool = True
+    compress: float = 0.3
+
+    def __post_init__(self):
+        object.__setattr__(self, "dilations", tuple(int(d) for d in self.dilations))
+        if int(self.channels) != self.channels or self.channels < 2 or self.channels % 2:
+            raise ValueError(f"channels must be an even whole number >= 2, got {self.channels!r}")
+        if any(d < 1 for d in self.dilations) or not self.dilations:
+            raise ValueError(f"dilations must be whole numbers >= 1, got {self.dilations!r}")
+        if self.rnn_blocks < 0:
+            raise ValueError(f"rnn_blocks must be >= 0, got {self.rnn_blocks}")
+        if self.low_bins + self.erb_bands > self.n_freqs or (self.low_bins + self.erb_bands) % 4:
+            raise ValueError(f"low_bins + erb_bands must be a multiple of 4 and at most n_freqs="
+                             f"{self.n_freqs}, got {self.low_bins} + {self.erb_bands}")
+        _check_compress(self.compress)
+
+    @classmethod
+    def tiny(cls, **overrides) -> "ULCRNConfig":
+        """A test-sized config: 64-point FFT (33 bins -> 8 + 8 bands), 4 channels, 2 GT blocks."""
+        base = dict(n_fft=64, hop=32, channels=4, low_bins=8, erb_bands=8, dilations=(1, 2), rnn_blocks=1)
+        return cls(**{**base, **overrides})
+
+
 def _choice(name: str, value, options) -> None:
     if value not in options:
         raise ValueError(f"{name} must be one of {options}, got {value!r}")

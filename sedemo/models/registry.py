@@ -7,12 +7,13 @@ from dataclasses import dataclass, field, fields
 
 from torch import nn
 
-from sedemo.models.configs import CRNConfig, GCRNConfig, LSTMConfig, TCNConfig
+from sedemo.models.configs import CRNConfig, GCRNConfig, LSTMConfig, TCNConfig, ULCRNConfig
 from sedemo.models.base import count_parameters
 from sedemo.models.lstm import LSTMEnhancer
 from sedemo.models.crn import CRN
 from sedemo.models.gcrn import GCRN
 from sedemo.models.tcn import TCN
+from sedemo.models.ulcrn import ULCRN
 
 
 # --------------------------------------------------------------------------- registry
@@ -47,6 +48,9 @@ MODELS: dict[str, ModelSpec] = {
                           "GCRN encoder + one decoder predicting the compressed magnitude, noisy phase", 5),
     "gcrn_magphase": ModelSpec(GCRN, GCRNConfig, dict(target="mag_phase", n_decoders=2),
                                "GCRN encoder + two decoders: compressed magnitude and phase angle", 5),
+    "ulcrn": ModelSpec(ULCRN, ULCRNConfig, {},
+                       "ultra-light causal CRN (GTCRN class): ERB bands, subband features, dilated "
+                       "GT blocks, dual-path GRUs, complex ratio mask; about 32 K parameters", 5),
     "tcn": ModelSpec(TCN, TCNConfig, {},
                      "causal Conv-TasNet-style TCN on waveforms (Luo & Mesgarani 2019): learned "
                      "encoder, dilated conv mask, transposed-conv decoder (time domain)", 6),

@@ -1,4 +1,4 @@
-"""One streaming step of a CRN/GCRN as an ONNX graph, for a browser or any ONNX runtime.
+"""One streaming step of a CRN/GCRN/ULCRN as an ONNX graph, for a browser or any ONNX runtime.
 
 ``python -m sedemo export-onnx OUT.onnx --model gcrn`` (:func:`export_onnx`) writes
 ``OUT.onnx``, a graph of ONE hop of :class:`sedemo.streaming.StreamingEnhancer`, and
@@ -35,7 +35,7 @@ The end of a stream (``StreamingEnhancer.flush``): feed the last partial hop pad
 zeros, then the final ``n_fft - hop`` samples are ``overlap_add / max(window_sum, tiny)``
 of the last ``next_state`` (the sidecar names their indices).
 
-Supported: the CRN/GCRN family (:data:`SUPPORTED`); other models raise ``ValueError``.
+Supported: the CRN/GCRN family and the ULCRN (:data:`SUPPORTED`); other models raise ``ValueError``.
 Needs ``onnx`` and ``onnxruntime`` (``pip install "sedemo[onnx]"``), imported only here.
 Chapter: 07_causality.
 """
@@ -58,8 +58,8 @@ from sedemo._utils import atomic_output, removing_new_folders, torch_threads
 from sedemo.dsp.stft import window
 from sedemo.models.blocks import _bottleneck_step, _step_layers
 
-#: Models whose streaming step exports (the CRN/GCRN family, chapter 5).
-SUPPORTED = ("gcrn", "gcrn_1dec", "gcrn_mag", "gcrn_magphase", "crn")
+#: Models whose streaming step exports (the CRN/GCRN family and the ULCRN, chapter 5).
+SUPPORTED = ("gcrn", "gcrn_1dec", "gcrn_mag", "gcrn_magphase", "crn", "ulcrn")
 #: The ONNX opset written by default (the classic TorchScript exporter).
 DEFAULT_OPSET = 17
 FORMAT = "sedemo-onnx-step"
@@ -92,12 +92,12 @@ def _unflatten(template, tensors: list):
 
 
 def _supported_model(model):
-    """``model`` checked to be one whose step exports: a causal CRN/GCRN without lookahead."""
-    from sedemo.models import CRN, GCRN
+    """``model`` checked to be one whose step exports: a causal CRN/GCRN/ULCRN without lookahead."""
+    from sedemo.models import CRN, GCRN, ULCRN
     from sedemo.models.base import check_streamable
 
     name = getattr(model, "name", type(model).__name__)
-    if not isinstance(model, (CRN, GCRN)) or name not in SUPPORTED:
+    if not isinstance(model, (CRN, GCRN, ULCRN)) or name not in SUPPORTED:
         raise ValueError(f"ONNX export of model {name!r} is not supported; supported models: "
                          f"{', '.join(SUPPORTED)}")
     check_streamable(model)
@@ -116,7 +116,7 @@ class OnnxStep(nn.Module):
     that :func:`export_onnx` traces. ``forward(hop, *states) -> (out_hop, *next_states)``
     with ``hop`` ``(1, hop)`` float32 and the flat states of :meth:`init_states` (names and
     roles in :attr:`state_names`). Built from a private float32 ``eval()`` copy of ``model``
-    (a CRN/GCRN of :data:`SUPPORTED`, else ``ValueError``); the model passed is not changed.
+    (a model of :data:`SUPPORTED`, else ``ValueError``); the model passed is not changed.
     Chapter: 07_causality."""
 
     def __init__(self, model):
@@ -184,6 +184,9 @@ class OnnxStep(nn.Module):
     def _model_step(self, re, im, state):
         """The model's step on one frame given as real and imaginary parts ``(1, F)``."""
         m, c = self.model, self.model.config
+        if hasattr(m, "step_parts"):  # ULCRN: its own step on real parts (B, F, n)
+            (yr, yi), state = m.step_parts(re.unsqueeze(-1), im.unsqueeze(-1), state)
+            return yr[..., 0], yi[..., 0], state
         mag2 = re * re + im * im
         scale = mag2.clamp_min(_TINY).pow((c.compress - 1.0) / 2.0)  # |X|^(c-1), finite: X*scale = 0 at 0
         if getattr(c, "inputs", "magnitude") == "complex":
@@ -299,7 +302,7 @@ def _check_output(path: Path, source_path: Path | None) -> Path:
 
 def export_onnx(model, path, source: str | None = None, opset: int = DEFAULT_OPSET, verify: bool = True,
                 source_path=None) -> dict:
-    """Write one streaming step of ``model`` (a CRN/GCRN of :data:`SUPPORTED`; ``ValueError``
+    """Write one streaming step of ``model`` (a model of :data:`SUPPORTED`; ``ValueError``
     otherwise) to ``path`` (``.onnx``) and its sidecar to ``path`` with ``.json``, atomically
     (both or neither; an existing sidecar not written by this function is refused, and so is
     an output that is ``source_path``, the checkpoint read). ``source``: what the sidecar says

@@ -83,22 +83,66 @@ def _speed_crop(c: np.ndarray, rng: np.random.Generator, length: int, factor: fl
     return _crop(seg, 0, length)
 
 
+def _channel(rng: np.random.Generator, length: int, sample_rate: int = 16000) -> np.ndarray:
+    """A random microphone/channel response on the rFFT grid of ``length`` samples: a
+    spectral tilt of ``U(-3, 3)`` dB per octave around 1 kHz (flat below 100 Hz) and, with
+    probability 1/2, a low-pass at ``U(3.4, 7.5)`` kHz with a 500-Hz raised-cosine roll-off."""
+    f = np.fft.rfftfreq(length, 1.0 / sample_rate)
+    tilt = rng.uniform(-3.0, 3.0)
+    g_db = tilt * np.log2(np.maximum(f, 100.0) / 1000.0)
+    g = 10.0 ** (g_db / 20.0)
+    if rng.random() < 0.5:
+        fc = rng.uniform(3400.0, 7500.0)
+        x = np.clip((f - fc) / 500.0, 0.0, 1.0)
+        g = g * 0.5 * (1.0 + np.cos(np.pi * x))
+    return g
+
+
+def _filtered(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    return np.fft.irfft(np.fft.rfft(x) * g, n=len(x)).astype(np.float32)
+
+
 def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: int, length: int,
-                 dynamic_mix: bool = False, speed_perturb: float = 0.0):
+                 dynamic_mix: bool = False, speed_perturb: float = 0.0, snr_range=None,
+                 level_range=None, channel: float = 0.0, sample_rate: int = 16000, reverb: float = 0.0):
     """A random batch: ``(clean, noisy)`` float32 arrays ``(batch_size, length)``.
 
     Each row: a random item, a random crop of ``length`` samples (zero-padded when
-    the item is shorter). With ``dynamic_mix`` the noise (``noisy - clean``) of
-    another random item, randomly cropped and scaled by ``U(-5, 5)`` dB, replaces
-    the item's own noise. With ``speed_perturb > 0`` (e.g. 0.1) each clean crop is
-    also played at a random speed of :func:`speed_factors` (pitch, formants and
-    tempo change together: new voices from few training speakers) and the noise is
-    added unchanged, so ``noisy - clean`` is always a crop of real noise. Only
-    ``rng`` is used, so the batches are reproducible; ``speed_perturb=0`` draws
-    exactly the batches of earlier versions.
+    the item is shorter). The augmentations, each a switch (chapter 5 measures each):
+
+    * ``dynamic_mix``: the noise (``noisy - clean``) of another random item, randomly
+      cropped, replaces the item's own noise, scaled by ``U(-5, 5)`` dB (without
+      ``snr_range``).
+    * ``snr_range=(lo, hi)`` (dB): the noise (the item's own, or another item's with
+      ``dynamic_mix``) is scaled so that the crop's SNR (mean power of the clean crop
+      over that of the noise crop) is ``U(lo, hi)``; silent crops keep their noise.
+    * ``speed_perturb > 0`` (e.g. 0.1): each clean crop is played at a random speed of
+      :func:`speed_factors` (pitch, formants and tempo change together: new voices from
+      few training speakers, a coarse vocal-tract-length perturbation); the noise is
+      added unchanged, so ``noisy - clean`` is always a crop of real noise.
+    * ``channel`` (a probability): the row passes through a random microphone/channel
+      response (spectral tilt of +-3 dB per octave, and a low-pass between 3.4 and 7.5
+      kHz half of the time), applied to speech and noise alike; the target is the
+      filtered clean speech (the model removes noise, it does not equalise). The filter
+      comes after the SNR scaling, so it moves the row's SNR by the difference of its
+      effect on the speech and on the noise spectra (usually within a few dB).
+    * ``reverb`` (a probability): the speech of the row is played in a simulated room (one of
+      the 64 RIRs of :func:`sedemo.data.rooms.rir_bank`, RT60 0.2-1.0 s); the mixture gets
+      the reverberant speech, the target is the direct path plus the first 50 ms of
+      reflections (:func:`sedemo.data.rooms.reverberate`), so the model also removes late
+      reverberation. Needs ``pyroomacoustics``.
+    * ``level_range=(lo, hi)`` (dBFS): clean and noisy rows are scaled together so that
+      the mixture's RMS level is ``U(lo, hi)`` (peaks kept below 0.99).
+
+    Only ``rng`` is used, so the batches are reproducible; with every switch off the
+    batches are those of earlier versions (the same draws).
     Chapter: 05_complex_mapping.
     """
     factors = speed_factors(speed_perturb) if speed_perturb else None
+    if reverb:
+        from sedemo.data.rooms import reverberate, rir_bank
+
+        bank = rir_bank(sample_rate=sample_rate)
     clean = np.zeros((batch_size, length), np.float32)
     noisy = np.zeros((batch_size, length), np.float32)
     for b in range(batch_size):
@@ -108,15 +152,31 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
             clean[b] = _crop(c, start, length)
         else:
             clean[b] = _speed_crop(c, rng, length, factors[int(rng.integers(len(factors)))])
+        speech = clean[b].copy()
+        if reverb and rng.random() < reverb:
+            speech, clean[b] = reverberate(clean[b], bank[int(rng.integers(len(bank)))])
         if dynamic_mix:
             c2, n2 = pairs[int(rng.integers(len(pairs)))]
             s2 = int(rng.integers(0, max(1, len(c2) - length + 1)))
-            gain = 10.0 ** (rng.uniform(-5.0, 5.0) / 20.0)
-            noisy[b] = clean[b] + gain * (_crop(n2, s2, length) - _crop(c2, s2, length))
-        elif factors is None:
-            noisy[b] = _crop(n, start, length)
+            gain = 10.0 ** (rng.uniform(-5.0, 5.0) / 20.0) if snr_range is None else 1.0
+            noise = gain * (_crop(n2, s2, length) - _crop(c2, s2, length))
         else:
-            noisy[b] = clean[b] + (_crop(n, start, length) - _crop(c, start, length))
+            noise = _crop(n, start, length) - _crop(c, start, length)
+        if snr_range is not None:
+            ps, pn = float(np.mean(clean[b] ** 2)), float(np.mean(noise ** 2))
+            snr = rng.uniform(*snr_range)
+            if ps > 1e-10 and pn > 1e-12:
+                noise = noise * np.sqrt(ps / (pn * 10.0 ** (snr / 10.0)))
+        if channel and rng.random() < channel:
+            g = _channel(rng, length, sample_rate)
+            clean[b], speech, noise = _filtered(clean[b], g), _filtered(speech, g), _filtered(noise, g)
+        plain = not dynamic_mix and factors is None and snr_range is None and not channel and not reverb
+        noisy[b] = _crop(n, start, length) if plain else speech + noise
+        if level_range is not None:
+            rms = float(np.sqrt(np.mean(noisy[b] ** 2)))
+            if rms > 1e-6:
+                k = 10.0 ** (rng.uniform(*level_range) / 20.0) / rms
+                k = min(k, 0.99 / max(float(np.abs(noisy[b]).max()), float(np.abs(clean[b]).max()), 1e-9))
+                clean[b] *= k
+                noisy[b] *= k
     return clean, noisy
-
-

@@ -95,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--speed-perturb", type=float, default=d.speed_perturb,
                    help="play each clean crop at a random speed in [1-S, 1+S] (steps of 0.05), "
                    "e.g. 0.1; 0: off")
+    p.add_argument("--snr-range", type=float, nargs=2, default=d.snr_range, metavar=("LO", "HI"),
+                   help="draw the SNR of each training crop uniformly in [LO, HI] dB")
+    p.add_argument("--level-range", type=float, nargs=2, default=d.level_range, metavar=("LO", "HI"),
+                   help="draw the mixture level of each crop uniformly in [LO, HI] dBFS")
+    p.add_argument("--channel", type=float, default=d.channel,
+                   help="probability of a random microphone/channel response (tilt, band-limit)")
+    p.add_argument("--reverb", type=float, default=d.reverb,
+                   help="probability of a simulated room (pyroomacoustics); target: direct path + 50 ms")
     p.add_argument("--export", default=d.export, help="also save the final model here "
                    "(e.g. sedemo/pretrained/gcrn.pt)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=d.progress)

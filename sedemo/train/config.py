@@ -78,7 +78,11 @@ class TrainConfig:
     ``valid_pesq`` (items that also get PESQ), ``out`` (folder; ``{model}`` is
     replaced), ``corpus`` (corpus root, None: the default), ``max_train_items``,
     ``dynamic_mix``, ``speed_perturb``
-    (random speed of each clean crop, see :func:`sample_batch`), ``export``
+    (random speed of each clean crop), ``snr_range`` (``(lo, hi)`` dB: the SNR of each
+    training crop drawn uniformly), ``level_range`` (``(lo, hi)`` dBFS: the mixture's
+    level), ``channel`` (probability of a random tilt/band-limit), ``reverb`` (probability
+    of a simulated room; needs pyroomacoustics); the augmentations of
+    :func:`sample_batch`. ``export``
     (also write the final model there), ``progress`` (tqdm bar), ``init_from`` (a
     model file of :func:`sedemo.models.save` or a training checkpoint whose weights
     start this run: fine-tuning with a fresh optimizer and schedule; the source's
@@ -135,6 +139,10 @@ class TrainConfig:
     max_train_items: int | None = None
     dynamic_mix: bool = False
     speed_perturb: float = 0.0
+    snr_range: tuple | None = None
+    level_range: tuple | None = None
+    channel: float = 0.0
+    reverb: float = 0.0
     export: str | None = None
     progress: bool = True
     init_from: str | None = None
@@ -160,6 +168,26 @@ class TrainConfig:
             raise _bad("decay_start", f"in [0, steps={self.steps})", self.decay_start)
         self._check_floats()
         speed_factors(self.speed_perturb)  # raises on a value outside [0, 0.5)
+        for k in ("snr_range", "level_range"):
+            v = getattr(self, k)
+            if v is None:
+                continue
+            if isinstance(v, list):
+                v = tuple(v)
+                object.__setattr__(self, k, v)
+            if not (isinstance(v, tuple) and len(v) == 2 and all(_is_real(x) and math.isfinite(x) for x in v)
+                    and v[0] <= v[1]):
+                example = "-5 20" if k == "snr_range" else "-40 -10"
+                raise _bad(k, "two finite numbers LO <= HI (or None)", v, f"pass e.g. {_flag(k)} {example}")
+        for k in ("channel", "reverb"):
+            if not (_is_real(getattr(self, k)) and 0.0 <= getattr(self, k) <= 1.0):
+                raise _bad(k, "a probability in [0, 1]", getattr(self, k), f"pass e.g. {_flag(k)} 0.5, or 0: off")
+        if self.reverb:
+            try:
+                import pyroomacoustics  # noqa: F401
+            except ImportError:
+                raise ValueError("reverb (--reverb) needs pyroomacoustics: pip install pyroomacoustics "
+                                 "(or pip install 'sedemo[train]'), or pass --reverb 0") from None
         self._check_names()
         if self.overwrite and self.resume:
             raise ValueError("overwrite and resume contradict each other; pass --resume to continue "
@@ -245,6 +273,8 @@ class TrainConfig:
                 opt = "--set" if f.name == "model_overrides" else "--loss-opt"
                 for k, val in v.items():
                     args += [opt, f"{k}={val!r}"]
+            elif isinstance(v, (tuple, list)):
+                args += [flag, *(str(x) for x in v)]
             elif isinstance(v, bool):
                 args.append(flag if v else "--no-" + f.name.replace("_", "-"))
             else:

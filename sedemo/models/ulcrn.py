@@ -1,0 +1,225 @@
+"""ULCRN: an ultra-light causal convolutional recurrent network with a complex mask, in
+the class of GTCRN (Rong et al., ICASSP 2024) and LiSenNet (Yan et al., ICASSP 2025).
+Chapter: 05_complex_mapping.
+
+The ingredients that make a model of 20-50 K parameters work, each a few lines here:
+
+* **ERB band compression** (:func:`sedemo.dsp.features.erb_band_matrices`): the low
+  bins kept, the high bins merged into bands on the ERB scale, so the network sees
+  64 frequency positions instead of 161, and the mask is interpolated back;
+* **subband feature extraction** (SFE): each position also sees its two neighbours
+  (three bins stacked as channels), a cheap widening of the receptive field in
+  frequency;
+* **grouped temporal convolution blocks** (GT blocks): pointwise - depthwise causal
+  dilated convolution along time - pointwise, with a residual; the dilations
+  (1, 2, 5 by default) give the encoder about 17 frames (170 ms) of context;
+* **temporal recurrent attention** (TRA): a small GRU over the per-channel energy
+  gates the channels of each block, frame by frame;
+* **dual-path recurrence** (DPRNN-style, Luo et al. 2020): a bidirectional GRU along
+  frequency inside each frame (causal: it only sees the current frame) and a
+  unidirectional GRU along time for each frequency position;
+* a **complex ratio mask** ``M`` (tanh-bounded real and imaginary parts) applied to the
+  noisy STFT: ``S = M Y``.
+
+Every operation is either per frame (convolutions with a time kernel of 1, the
+frequency GRU, the per-frame layer norms, BatchNorm in ``eval()``) or causal with a
+state (the dilated depthwise convolutions keep their last ``2 d`` input frames, the
+GRUs their hidden state). The model is written once, as ``_run(re, im, state)`` on
+real tensors: offline inference passes the zero state and all frames, ``step`` the
+carried state and the next frames, so streaming equals offline by construction (and
+the same function is what the ONNX export traces).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sedemo.dsp.features import erb_band_matrices
+from sedemo.models.base import SEModel, _param_dtype
+from sedemo.models.configs import ULCRNConfig
+
+_TINY = float(torch.finfo(torch.float32).tiny)
+
+
+def _sfe(x: torch.Tensor) -> torch.Tensor:
+    """Subband feature extraction: ``(B, C, T, F) -> (B, 3C, T, F)``, each position with
+    its lower and upper neighbour (zeros beyond the edges)."""
+    p = F.pad(x, (1, 1))
+    return torch.cat([p[..., :-2], x, p[..., 2:]], dim=1)
+
+
+class _TRA(nn.Module):
+    """Temporal recurrent attention: ``gate = sigmoid(W GRU(mean_f x^2))`` per channel and frame."""
+
+    def __init__(self, ch: int):
+        super().__init__()
+        self.gru = nn.GRU(ch, ch, batch_first=True)
+        self.fc = nn.Linear(ch, ch)
+
+    def forward(self, x, h):
+        e = x.pow(2).mean(-1).transpose(1, 2)  # (B, T, C)
+        g, h = self.gru(e, h)
+        g = torch.sigmoid(self.fc(g)).transpose(1, 2).unsqueeze(-1)  # (B, C, T, 1)
+        return x * g, h
+
+
+class _GTBlock(nn.Module):
+    """Residual block: 1x1 conv (C -> 2C), BN, ELU; depthwise causal conv (3 frames
+    dilated by ``d`` x 3 positions), BN, ELU; 1x1 conv (2C -> C), BN; TRA gate; + input."""
+
+    def __init__(self, ch: int, dilation: int, attention: bool):
+        super().__init__()
+        self.dilation = dilation
+        self.pw1 = nn.Sequential(nn.Conv2d(ch, 2 * ch, 1), nn.BatchNorm2d(2 * ch), nn.ELU())
+        self.dw = nn.Conv2d(2 * ch, 2 * ch, (3, 3), padding=(0, 1), dilation=(dilation, 1), groups=2 * ch)
+        self.dw_post = nn.Sequential(nn.BatchNorm2d(2 * ch), nn.ELU())
+        self.pw2 = nn.Sequential(nn.Conv2d(2 * ch, ch, 1), nn.BatchNorm2d(ch))
+        self.tra = _TRA(ch) if attention else None
+
+    def history(self) -> int:
+        return 2 * self.dilation
+
+    def forward(self, x, hist, h):
+        y = self.pw1(x)
+        full = torch.cat([hist, y], dim=2)  # the past 2d frames, then these
+        new_hist = full[:, :, full.shape[2] - self.history():]
+        y = self.pw2(self.dw_post(self.dw(full)))
+        if self.tra is not None:
+            y, h = self.tra(y, h)
+        return x + y, new_hist, h
+
+
+class _DPBlock(nn.Module):
+    """Dual-path recurrence on ``(B, C, T, Fb)``: a bidirectional GRU along frequency inside
+    each frame, then a GRU along time per frequency position; each followed by a linear
+    layer, a layer norm over (frequency, channels) of the frame, and a residual."""
+
+    def __init__(self, ch: int, n_bands: int):
+        super().__init__()
+        self.intra = nn.GRU(ch, ch // 2, batch_first=True, bidirectional=True)
+        self.intra_fc = nn.Linear(2 * (ch // 2), ch)
+        self.intra_norm = nn.LayerNorm([n_bands, ch])
+        self.inter = nn.GRU(ch, ch, batch_first=True)
+        self.inter_fc = nn.Linear(ch, ch)
+        self.inter_norm = nn.LayerNorm([n_bands, ch])
+
+    def forward(self, x, h):
+        b, c, t, f = x.shape
+        z = x.permute(0, 2, 3, 1)  # (B, T, F, C)
+        y, _ = self.intra(z.reshape(b * t, f, c))
+        z = z + self.intra_norm(self.intra_fc(y).reshape(b, t, f, c))
+        y, h = self.inter(z.transpose(1, 2).reshape(b * f, t, c), h)
+        y = self.inter_fc(y).reshape(b, f, t, c).transpose(1, 2)
+        z = z + self.inter_norm(y)
+        return z.permute(0, 3, 1, 2), h
+
+
+class ULCRN(SEModel):
+    """Ultra-light causal CRN with ERB bands, subband features, GT blocks, dual-path GRUs and
+    a complex ratio mask; see :class:`sedemo.models.ULCRNConfig` and the module text.
+
+    ``estimate`` returns ``{"spec": M Y, "mask": M}`` (``M`` complex ``(B, F, T)``).
+    References: X. Rong, T. Sun, X. Zhang, Y. Hu, C. Zhu, J. Lu, "GTCRN: a speech
+    enhancement model requiring ultralow computational resources", ICASSP 2024;
+    H. Yan et al., "LiSenNet", ICASSP 2025; Y. Luo, Z. Chen, T. Yoshioka, "Dual-path
+    RNN", ICASSP 2020. Chapter: 05_complex_mapping.
+    """
+
+    def __init__(self, config: ULCRNConfig):
+        super().__init__(config)
+        c = config
+        ana, syn = erb_band_matrices(c.n_freqs, c.low_bins, c.erb_bands, c.sample_rate)
+        self.register_buffer("erb_analysis", ana, persistent=False)
+        self.register_buffer("erb_synthesis", syn, persistent=False)
+        ch, nb = c.channels, (c.low_bins + c.erb_bands) // 4
+        self.conv1 = nn.Sequential(nn.Conv2d(9, ch, (1, 5), stride=(1, 2), padding=(0, 2)),
+                                   nn.BatchNorm2d(ch), nn.ELU())
+        self.conv2 = nn.Sequential(nn.Conv2d(ch, ch, (1, 5), stride=(1, 2), padding=(0, 2), groups=2),
+                                   nn.BatchNorm2d(ch), nn.ELU())
+        self.enc_blocks = nn.ModuleList(_GTBlock(ch, d, c.attention) for d in c.dilations)
+        self.dp_blocks = nn.ModuleList(_DPBlock(ch, nb) for _ in range(c.rnn_blocks))
+        self.dec_blocks = nn.ModuleList(_GTBlock(ch, d, c.attention) for d in c.dilations[::-1])
+        self.deconv2 = nn.Sequential(
+            nn.ConvTranspose2d(ch, ch, (1, 5), stride=(1, 2), padding=(0, 2), output_padding=(0, 1), groups=2),
+            nn.BatchNorm2d(ch), nn.ELU())
+        self.deconv1 = nn.Sequential(
+            nn.ConvTranspose2d(ch, 2, (1, 5), stride=(1, 2), padding=(0, 2), output_padding=(0, 1)),
+            nn.BatchNorm2d(2))
+
+    # ------------------------------------------------------------------ the one computation
+    def _features(self, re, im):
+        """``(B, F, T)`` real and imaginary parts -> ``(B, 9, T, Fb)``: compressed (re, im,
+        magnitude) on the ERB bands, with SFE."""
+        c = self.config
+        mag2 = re * re + im * im
+        scale = mag2.clamp_min(_TINY).pow((c.compress - 1.0) / 2.0)  # |Y|^(c-1); 0 stays 0
+        x = torch.stack([re * scale, im * scale, mag2.sqrt() * scale], dim=1)  # (B, 3, F, T)
+        x = torch.matmul(self.erb_analysis, x)  # (B, 3, Fb, T)
+        return _sfe(x.transpose(2, 3))  # (B, 9, T, Fb)
+
+    def _run(self, re, im, state):
+        """Real ``(B, F, T)`` parts of the noisy STFT and a state -> the mask's parts and the new state."""
+        x = self._features(re, im)
+        e1 = self.conv1(x)
+        x = self.conv2(e1)
+        conv, tra, rnn = list(state["conv"]), list(state["tra"]), list(state["rnn"])
+        k = 0
+        skips = []
+        for blk in self.enc_blocks:
+            x, conv[k], tra[k] = blk(x, conv[k], tra[k])
+            skips.append(x)
+            k += 1
+        for i, blk in enumerate(self.dp_blocks):
+            x, rnn[i] = blk(x, rnn[i])
+        for blk, skip in zip(self.dec_blocks, skips[::-1]):
+            x, conv[k], tra[k] = blk(x + skip, conv[k], tra[k])
+            k += 1
+        x = self.deconv2(x)
+        m = torch.tanh(self.deconv1(x + e1))  # (B, 2, T, Fb)
+        m = torch.matmul(self.erb_synthesis, m.transpose(2, 3))  # (B, 2, F, T)
+        return m[:, 0], m[:, 1], {"conv": conv, "tra": tra, "rnn": rnn}
+
+    @staticmethod
+    def _masked(mr, mi, re, im):
+        return mr * re - mi * im, mr * im + mi * re
+
+    def estimate(self, noisy_spec: torch.Tensor) -> dict:
+        """``{"spec": M Y, "mask": M}``, complex ``(B, F, T)``."""
+        spec = self._prepare(noisy_spec)
+        mr, mi, _ = self._run(spec.real, spec.imag, self.init_state(spec.shape[0]))
+        sr, si = self._masked(mr, mi, spec.real, spec.imag)
+        return {"spec": torch.complex(sr, si), "mask": torch.complex(mr, mi)}
+
+    # ------------------------------------------------------------------ streaming (ch. 7)
+    def init_state(self, batch: int = 1):
+        """``{"conv": past frames of each depthwise conv (B, 2C, 2d, Fb/4), "tra": each TRA GRU's
+        hidden state (1, B, C), "rnn": each time GRU's hidden state (1, B*Fb/4, C)}``, zeros
+        (``Fb = low_bins + erb_bands`` band positions, ``Fb/4`` after the two strided convs).
+        Chapter: 07_causality."""
+        c = self.config
+        dtype, device = _param_dtype(self), self.erb_analysis.device
+        nb, ch = (c.low_bins + c.erb_bands) // 4, c.channels
+        blocks = list(self.enc_blocks) + list(self.dec_blocks)
+        conv = [torch.zeros(batch, 2 * ch, b.history(), nb, dtype=dtype, device=device) for b in blocks]
+        tra = [torch.zeros(1, batch, ch, dtype=dtype, device=device) if c.attention else None
+               for _ in blocks]
+        rnn = [torch.zeros(1, batch * nb, ch, dtype=dtype, device=device) for _ in self.dp_blocks]
+        return {"conv": conv, "tra": tra, "rnn": rnn}
+
+    def step(self, frame_spec, state=None):
+        """Enhance the next ``n`` frames ``(B, F, n)`` (or one frame ``(B, F)``); returns
+        ``(out, state)``; equal to the offline output at those frames (``eval()``).
+        Chapter: 07_causality."""
+        spec, squeeze = self._step_input(frame_spec)
+        if state is None:
+            state = self.init_state(spec.shape[0])
+        out, state = self.step_parts(spec.real, spec.imag, state)
+        out = torch.complex(*out)
+        return (out[..., 0] if squeeze else out), state
+
+    def step_parts(self, re, im, state):
+        """The step on real and imaginary parts ``(B, F, n)``: ``((re, im) of M Y, state)``;
+        what the ONNX export traces (no complex tensors). Chapter: 07_causality."""
+        mr, mi, state = self._run(re, im, state)
+        return self._masked(mr, mi, re, im), state

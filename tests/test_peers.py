@@ -1,0 +1,90 @@
+"""sedemo.evaluation.peers: the stored results of benchmarks/peers.py and the tables made
+from them (chapters 5 and 7). The means are re-derived from the stored per-item rows."""
+import json
+
+import numpy as np
+import pytest
+
+from sedemo.evaluation import peers
+
+R = peers.load_peers()
+PEERS = ("rnnoise", "nsnet2", "gtcrn", "deepfilternet3")
+
+
+def test_every_peer_and_the_noisy_input_are_stored_for_every_test_item():
+    names = set(R["systems"])
+    assert {"noisy", *PEERS} <= names
+    ids = {r["id"] for r in R["systems"]["noisy"]["items"]}
+    assert len(ids) == R["corpus"]["n_items"]
+    for n in names:
+        assert {r["id"] for r in R["systems"][n]["items"]} == ids
+
+
+@pytest.mark.parametrize("metric", ["pesq_wb", "stoi", "si_sdr"])
+def test_stored_means_are_the_means_of_the_stored_items(metric):
+    skipped = {u["id"] for u in R.get("unscored", []) if metric in u.get("errors", {})}
+    for name, s in R["systems"].items():
+        vals = [r[metric] for r in s["items"] if r["id"] not in skipped]
+        assert s["mean"][metric] == pytest.approx(np.mean(vals), rel=1e-9)
+        for snr, cell in s["by_snr"].items():
+            v = [r[metric] for r in s["items"] if r["id"] not in skipped and float(r["snr_db"]) == float(snr)]
+            assert cell[metric] == pytest.approx(np.mean(v), rel=1e-9)
+
+
+def test_quality_table_holds_the_stored_means():
+    t = peers.quality_table(R)
+    assert len(t) == len(R["systems"])
+    for name in PEERS:
+        assert t.loc[peers.LABELS[name], "STOI"] == R["systems"][name]["mean"]["stoi"]
+
+
+def test_difference_intervals_bracket_the_difference():
+    t = peers.difference_table(R, n_boot=300)
+    assert len(t) == len(R["systems"]) - 1
+    col = [c for c in t.columns if c.startswith("SI-SDR")][0]
+    for name in PEERS:
+        diff = R["systems"][name]["mean"]["si_sdr"] - R["systems"]["noisy"]["mean"]["si_sdr"]
+        d, lo, hi = (float(x) for x in t.loc[peers.LABELS[name], col].replace("[", "").replace("]", "").replace(",", "").split())
+        assert d == pytest.approx(diff, abs=0.006) and lo <= d <= hi
+
+
+def test_cost_table_has_a_row_per_enhancer_and_the_streaming_rows():
+    t = peers.cost_table(R)
+    assert all(peers.LABELS[p] in t.index for p in PEERS)
+    assert (t["CPU s per s (1 thread)"] > 0).all()
+    extra = sum(k in s for s in R["systems"].values() for k in ("cost_streaming", "cost_streaming_onnx"))
+    assert len(t) == len(R["systems"]) - 1 + extra
+
+
+def test_snr_table_columns_are_the_test_snrs():
+    t = peers.snr_table(R, "stoi")
+    assert list(t.columns) == sorted(float(k) for k in R["systems"]["noisy"]["by_snr"])
+
+
+def test_missing_results_file_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="benchmarks/peers.py"):
+        peers.load_peers(tmp_path / "none.json")
+
+
+def test_results_file_is_package_data():
+    import tomllib
+    from pathlib import Path
+
+    cfg = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert "results/peers/*.json" in cfg["tool"]["setuptools"]["package-data"]["sedemo"]
+    assert json.loads(peers.PEERS_FILE.read_text())["systems"]
+
+
+def test_unknown_metric_or_system_lists_the_choices():
+    with pytest.raises(ValueError, match="choose one of"):
+        peers.snr_table(R, "pesq_nb")
+    with pytest.raises(ValueError, match="choose one of"):
+        peers.difference_table(R, against="clean")
+
+
+def test_cost_table_names_how_each_system_ran():
+    kinds = peers.cost_table(R)["how it was run"]
+    assert kinds[peers.LABELS["rnnoise"]] == "frame by frame, C"
+    assert kinds[peers.LABELS["nsnet2"]] == "whole file"
+    assert "?" not in set(kinds)
+    assert peers.cost_table(R, long=True)["how it was run"].str.len().min() > 20

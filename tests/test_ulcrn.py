@@ -1,0 +1,238 @@
+"""The ultra-light causal model (sedemo.models.ulcrn) and its ERB band matrices
+(sedemo.dsp.features.erb_band_matrices): size, causality, streaming = offline, the mask's
+contract, the training recipe's augmentations (sedemo.train.batches)."""
+import numpy as np
+import pytest
+import torch
+
+from sedemo import causality, models as M
+from sedemo.dsp.features import erb_band_matrices, erb_rate
+from sedemo.dsp.stft import stft
+from sedemo.streaming import StreamingEnhancer
+from sedemo.train.batches import sample_batch
+
+
+def _spec(m, frames=40, batch=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    n = m.stft_config.hop * (frames - 1) + m.stft_config.n_fft
+    return stft(0.1 * torch.randn(batch, n, generator=g), m.stft_config)
+
+
+# --------------------------------------------------------------------------- ERB bands
+def test_erb_matrices_partition_and_reconstruct_constants():
+    ana, syn = erb_band_matrices(161, 32, 32, 16000)
+    assert ana.shape == (64, 161) and syn.shape == (161, 64)
+    assert torch.allclose(ana.sum(1), torch.ones(64), atol=1e-6)  # each band: a weighted mean
+    assert torch.allclose(syn.sum(1), torch.ones(161), atol=1e-6)  # a constant stays constant
+    x = torch.full((161, 5), 3.0)
+    assert torch.allclose(syn @ (ana @ x), x, atol=1e-5)
+    assert torch.equal(ana[:32, :32], torch.eye(32))  # the low bins are kept as they are
+
+
+def test_erb_band_centres_are_equally_spaced_on_the_erb_scale():
+    ana, _ = erb_band_matrices(161, 32, 32, 16000)
+    f = np.arange(32, 161) * 50.0
+    peak = f[ana[32:, 32:].numpy().argmax(1)]  # the bin where each band's triangle peaks
+    spacing = np.diff(erb_rate(peak))
+    assert spacing.min() > 0.2 and spacing.max() < 0.8  # about 14 ERB over 31 gaps: 0.45
+    assert peak[0] == 1600.0 and peak[-1] == 8000.0
+
+
+@pytest.mark.parametrize("kw,words", [(dict(bands=200), "at most"), (dict(low_bins=-1), "low_bins"),
+                                      (dict(bands=0), "bands")])
+def test_erb_matrices_refuse_bad_sizes(kw, words):
+    args = dict(n_freqs=161, low_bins=32, bands=32)
+    with pytest.raises(ValueError, match=words):
+        erb_band_matrices(**{**args, **kw})
+
+
+# --------------------------------------------------------------------------- the model
+def test_default_is_ultra_light():
+    m = M.build_model("ulcrn")
+    n = M.count_parameters(m)
+    assert 15_000 < n <= 100_000, n
+    assert m.causal and m.streaming_blocker() is None
+
+
+def test_mask_contract_and_shapes():
+    m = M.build_model("ulcrn", tiny=True).eval()
+    Y = _spec(m)
+    with torch.no_grad():
+        out = m.estimate(Y)
+    assert out["spec"].shape == Y.shape and out["mask"].shape == Y.shape
+    torch.testing.assert_close(out["spec"], out["mask"] * Y, rtol=1e-5, atol=1e-6)
+    bound = np.sqrt(2) + 1e-5  # tanh-bounded parts, interpolated by a partition of unity
+    assert float(out["mask"].abs().max()) <= bound
+
+
+def test_streaming_equals_offline_frame_by_frame_and_in_chunks():
+    torch.manual_seed(0)
+    m = M.build_model("ulcrn", tiny=True)
+    m.train()
+    m(_spec(m, seed=3))  # move the BatchNorm running statistics away from their start
+    m.eval()
+    Y = _spec(m, frames=30)
+    with torch.no_grad():
+        off = m(Y)
+        st, outs = m.init_state(2), []
+        for t in range(Y.shape[-1]):
+            o, st = m.step(Y[..., t], st)
+            outs.append(o)
+        torch.testing.assert_close(torch.stack(outs, -1), off, rtol=1e-5, atol=1e-6)
+        a, st = m.step(Y[..., :7])
+        b, _ = m.step(Y[..., 7:], st)
+        torch.testing.assert_close(torch.cat([a, b], -1), off, rtol=1e-5, atol=1e-6)
+
+
+def test_the_state_does_not_grow():
+    m = M.build_model("ulcrn", tiny=True).eval()
+    Y = _spec(m, frames=20, batch=1)
+    with torch.no_grad():
+        _, s1 = m.step(Y[..., :2])
+        _, s2 = m.step(Y[..., 2:], s1)
+    assert m.state_nbytes(s1) == m.state_nbytes(s2) == m.state_nbytes(m.init_state(1))
+
+
+def test_causality_checker_finds_no_lookahead_and_the_receptive_field():
+    m = M.build_model("ulcrn", tiny=True, attention=False, rnn_blocks=0)
+    rep = causality.check(m, _spec(m, batch=1, frames=30), time_dim=2)
+    assert rep.lookahead == 0 and not rep.lookahead_unbounded
+    # two GT blocks (dilations 1, 2) in the encoder and in the decoder: 2 * (2 + 4) past frames
+    assert rep.receptive_field == 2 * (2 * 1 + 2 * 2)
+
+
+class _Peeking(torch.nn.Module):
+    """A GT block that also adds the next frame of its input: one frame of lookahead."""
+
+    def __init__(self, block):
+        super().__init__()
+        self.block = block
+        self.history = block.history
+
+    def forward(self, x, hist, h):
+        y, hist, h = self.block(x, hist, h)
+        return y + torch.roll(x, -1, dims=2), hist, h
+
+
+def test_a_planted_leak_is_caught():
+    m = M.build_model("ulcrn", tiny=True)
+    m.enc_blocks[0] = _Peeking(m.enc_blocks[0])
+    rep = causality.check(m, _spec(m, batch=1, frames=30), time_dim=2)
+    assert rep.lookahead == 1
+
+
+def test_streaming_enhancer_matches_offline_enhance():
+    m = M.build_model("ulcrn", tiny=True).eval()
+    x = (0.1 * np.random.default_rng(0).standard_normal(4000)).astype(np.float32)
+    enh = StreamingEnhancer(m)
+    y = np.concatenate([enh.process(x), enh.flush()])
+    d = m.stft_config.n_fft - m.stft_config.hop
+    np.testing.assert_allclose(y[d:d + len(x)], M.enhance(m, x), rtol=1e-4, atol=1e-5)
+
+
+def test_tiny_model_learns_one_batch():
+    from sedemo.losses import compressed_complex_loss_from_spectra as loss_fn
+
+    torch.manual_seed(0)
+    m = M.build_model("ulcrn", tiny=True)
+    g = torch.Generator().manual_seed(1)
+    clean = 0.3 * torch.sin(torch.arange(4000) * 0.07)[None].repeat(2, 1)
+    noisy = clean + 0.1 * torch.randn(2, 4000, generator=g)
+    S, Y = stft(clean, m.stft_config), stft(noisy, m.stft_config)
+    opt = torch.optim.Adam(m.parameters(), 1e-2)
+    first = None
+    for _ in range(60):
+        loss = loss_fn(estimate_spec=m(Y), reference_spec=S)
+        first = float(loss) if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.5 * first
+
+
+# --------------------------------------------------------------------------- augmentation
+def _pairs(n=4, length=24000):
+    out = []
+    for i in range(n):
+        g = np.random.default_rng(i)
+        c = (0.1 * g.standard_normal(length)).astype(np.float32)
+        out.append((c, (c + 0.05 * g.standard_normal(length)).astype(np.float32)))
+    return out
+
+
+def test_snr_range_sets_the_crop_snr():
+    c, n = sample_batch(_pairs(), np.random.default_rng(0), 16, 8000, dynamic_mix=True, snr_range=(3.0, 3.0))
+    snr = 10 * np.log10((c ** 2).mean(1) / ((n - c) ** 2).mean(1))
+    np.testing.assert_allclose(snr, 3.0, atol=1e-3)
+
+
+def test_level_range_sets_the_mixture_level_and_keeps_the_snr():
+    c, n = sample_batch(_pairs(), np.random.default_rng(0), 8, 8000, dynamic_mix=True,
+                        snr_range=(5.0, 5.0), level_range=(-30.0, -30.0))
+    level = 10 * np.log10((n.astype(np.float64) ** 2).mean(1))
+    np.testing.assert_allclose(level, -30.0, atol=1e-3)
+    snr = 10 * np.log10((c ** 2).mean(1) / ((n - c) ** 2).mean(1))
+    np.testing.assert_allclose(snr, 5.0, atol=1e-2)
+
+
+def test_channel_filters_speech_and_noise_alike():
+    pairs = _pairs()
+    for seed in range(6):  # one row: the same item and crops with and without the channel
+        c0, n0 = sample_batch(pairs, np.random.default_rng(seed), 1, 8000, dynamic_mix=True)
+        c1, n1 = sample_batch(pairs, np.random.default_rng(seed), 1, 8000, dynamic_mix=True, channel=1.0)
+        assert not np.allclose(c0, c1)
+        H = np.fft.rfft(c1[0]) / np.fft.rfft(c0[0])  # the same linear filter on speech and noise
+        Hn = np.fft.rfft(n1[0] - c1[0]) / np.fft.rfft(n0[0] - c0[0])
+        np.testing.assert_allclose(np.abs(H[10:-10]), np.abs(Hn[10:-10]), rtol=1e-2, atol=1e-3)
+
+
+def test_switches_off_draw_the_earlier_batches():
+    pairs = _pairs()
+    for kw in ({}, dict(dynamic_mix=True), dict(speed_perturb=0.1)):
+        a = sample_batch(pairs, np.random.default_rng(2), 4, 8000, **kw)
+        b = sample_batch(pairs, np.random.default_rng(2), 4, 8000, snr_range=None, level_range=None,
+                         channel=0.0, **kw)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    c, n = sample_batch(pairs, np.random.default_rng(2), 4, 8000)
+    for k in range(4):  # every switch off: the item's own noisy crop, exactly (not clean + noise)
+        hits = [(p, s) for p in pairs for s in np.flatnonzero(p[0] == c[k, 0]) if np.array_equal(p[0][s:s + 8000], c[k])]
+        assert hits and any(np.array_equal(p[1][s:s + 8000], n[k]) for p, s in hits)
+
+
+# --------------------------------------------------------------------------- rooms
+def test_rir_bank_is_deterministic_and_starts_at_the_direct_path():
+    rooms = pytest.importorskip("sedemo.data.rooms")
+    pytest.importorskip("pyroomacoustics")
+    a = rooms.rir_bank(n=3, seed=4)
+    rooms.rir_bank.cache_clear()
+    b = rooms.rir_bank(n=3, seed=4)
+    for r, s in zip(a, b):
+        np.testing.assert_array_equal(r.full, s.full)
+        assert r.full[r.offset] == pytest.approx(1.0) and np.abs(r.full).max() == pytest.approx(1.0)
+        assert 0 < r.offset <= rooms.PRE_TAPS and r.distance_m >= 0.5 and 0.2 <= r.rt60_s <= 1.0
+        n = r.offset + 800  # up to 50 ms after the direct sound: the full RIR
+        np.testing.assert_allclose(r.early[:n], r.full[:n])
+        assert len(r.early) == n + 80
+
+
+def test_reverberant_pair_the_target_is_the_early_part():
+    rooms = pytest.importorskip("sedemo.data.rooms")
+    pytest.importorskip("pyroomacoustics")
+    rir = rooms.rir_bank(n=2, seed=0)[1]
+    x = np.zeros(8000, np.float32)
+    x[100] = 1.0  # an impulse: the outputs are the RIRs, shifted to the impulse
+    rev, tgt = rooms.reverberate(x, rir)
+    o = rir.offset
+    assert rev[100] == pytest.approx(1.0, abs=1e-5) and tgt[100] == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(rev[100 - o:], rir.full[:7900 + o], atol=1e-5)
+    np.testing.assert_allclose(tgt[100 - o:100 - o + len(rir.early)], rir.early, atol=1e-5)
+    assert np.abs(tgt[100 - o + len(rir.early):]).max() < 1e-5
+
+
+def test_reverb_switch_mixes_reverberant_speech_with_an_early_target():
+    pytest.importorskip("pyroomacoustics")
+    pairs = _pairs()
+    c, n = sample_batch(pairs, np.random.default_rng(0), 4, 8000, dynamic_mix=True, reverb=1.0, snr_range=(30.0, 30.0))
+    snr = 10 * np.log10((c ** 2).mean(1) / ((n - c) ** 2).mean(1))
+    assert (snr < 25).all()  # the late reverberation is part of what the model must remove
