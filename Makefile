@@ -9,21 +9,26 @@ STAMP  := $(VENV)/.sedemo-installed
 # Notebooks render their listening controls as static HTML (no kernel in the website).
 export SEDEMO_STATIC := 1
 
-.PHONY: book test unit data data-extended system-deps venv clean clean-book browser-test lab
+.PHONY: book test unit data data-extended system-deps venv clean clean-book browser-test lab live-assets
 
-book: system-deps venv data
+book: system-deps venv data live-assets
 	$(JB) build . --warningiserror --keep-going
 	@echo
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 	@echo "(or serve it: $(PY) -m http.server -d _build/html 8000)"
 
-test: system-deps venv data
+test: system-deps venv data live-assets
 	$(PY) -m pytest -q -m "not browser"
 	$(JB) build . --warningiserror --keep-going
 	$(PY) -m pytest -q -m browser
 
 unit: venv
 	$(PY) -m pytest -q -m "not browser and not corpus"
+
+# The "Try it live" page's generated assets (book/_static/live/: onnxruntime-web from the npm
+# registry at the version of web/package-lock.json, the exported GCRN, three test clips)
+live-assets: venv data
+	PYTHON=$(PY) bash scripts/build_live_assets.sh
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -57,7 +62,7 @@ lab: venv data
 	SEDEMO_STATIC=0 JUPYTER_CONFIG_DIR=$(LAB_CONFIG) $(VENV)/bin/jupyter lab book $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean-book:
-	rm -rf _build
+	rm -rf _build book/_static/live/ort book/_static/live/model book/_static/live/clips
 
 clean: clean-book
 	rm -rf $(VENV) data

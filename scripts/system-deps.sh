@@ -13,6 +13,9 @@ chromium chromium-driver python3-venv"
 # keep in step with sedemo.data.voices.VOICE_SOURCES
 EXTENDED_PKGS="tuxpaint-stamps-default gcin-voice klettres-data ktuberling-data \
 flight-of-the-amazon-queen drascula drascula-spanish"
+# npm: onnxruntime-web for the "Try it live" page (scripts/build_live_assets.sh), unless a
+# Node.js install already brings it
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 if [ "${SEDEMO_EXTENDED_VOICES:-0}" = 1 ]; then
   PKGS="$PKGS $EXTENDED_PKGS"
 fi
