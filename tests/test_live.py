@@ -184,3 +184,21 @@ def test_microphone_path(server, tmp_path_factory):
         assert not _severe(driver)
     finally:
         driver.quit()
+
+
+def test_clips_work_without_audio_worklet(server, tmp_path_factory):
+    """A browser without AudioWorklet: the page says so, the microphone is off, and a test
+    clip is still enhanced (whole, then played)."""
+    driver = _chromium(tmp_path_factory)
+    try:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.AudioWorkletNode;"})
+        driver.get(f"{server}/{PAGE}")
+        notes = driver.execute_script("return document.getElementById('sl-notes').innerText")
+        assert "no AudioWorklet" in notes, notes
+        _call(driver, "playClip", 0)
+        status = driver.execute_script("return document.getElementById('sl-status').textContent")
+        assert "(enhanced)" in status, status
+        assert driver.execute_script("return document.getElementById('sl-mic').disabled")
+        assert not _severe(driver)
+    finally:
+        driver.quit()

@@ -73,8 +73,10 @@
     });
     readyPromise.then(m => {
       const lat = $('sl-latency');
-      if (lat) lat.textContent = `${m.sidecar.algorithmic_latency_ms} ms (window ${m.sidecar.n_fft} samples; ` +
-        `output delay ${m.sidecar.output_delay_samples} samples + one hop of ${m.sidecar.hop}) + two hops of jitter buffer`;
+      const ms = n => (1000 * n / m.sidecar.sample_rate).toFixed(0);
+      if (lat) lat.textContent = `${m.sidecar.algorithmic_latency_ms} ms (one window: a hop of ${ms(m.sidecar.hop)} ms ` +
+        `+ an output delay of ${ms(m.sidecar.output_delay_samples)} ms), plus ${ms(2 * m.sidecar.hop)} ms of jitter ` +
+        'buffer and the browser\'s audio buffers';
     }, () => {});
     return readyPromise;
   }
