@@ -214,6 +214,27 @@ def _with_flush(x: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(x, dtype=np.float64), np.zeros(int(FLUSH_S * SR))])
 
 
+def _c_frames(x16: np.ndarray, native: int, frame: int, create, process, destroy, scale: float = 1.0) -> np.ndarray:
+    """Run a C frame processor (RNNoise, DeepFilterNet's libdf) over ``x16`` (16 kHz):
+    resampled to the ``native`` rate with the flush tail, zero-padded to whole frames of
+    ``frame`` samples, float32 times ``scale`` (the library's full scale), one fresh state
+    ``create()`` for the signal, ``process(state, in_ptr, out_ptr)`` per frame,
+    ``destroy(state)`` at the end; returns the raw output at 16 kHz (delay still in)."""
+    x = resample(_with_flush(x16), SR, native)
+    n = len(x)
+    buf = np.zeros(-(-n // frame) * frame, dtype=np.float32)
+    buf[:n] = x * scale
+    out = np.zeros_like(buf)
+    st = create()
+    try:
+        ptr = ctypes.POINTER(ctypes.c_float)
+        for s in range(0, len(buf), frame):
+            process(st, buf[s:].ctypes.data_as(ptr), out[s:].ctypes.data_as(ptr))
+    finally:
+        destroy(st)
+    return resample(out[:n].astype(np.float64) / scale, native, SR)
+
+
 def make_rnnoise() -> System:
     """RNNoise through ``pyrnnoise``'s C library (``librnnoise.so``, RNNoise 0.2 with its
     built-in model). Native rate 48 kHz, 480-sample (10 ms) frames, 20 ms window.
@@ -228,20 +249,9 @@ def make_rnnoise() -> System:
     lib, frame = rn.lib, int(rn.FRAME_SIZE)
     native = int(rn.SAMPLE_RATE)
 
-    def enhance(x16: np.ndarray) -> np.ndarray:
-        x = resample(_with_flush(x16), SR, native)
-        n = len(x)
-        buf = np.zeros(-(-n // frame) * frame, dtype=np.float32)
-        buf[:n] = x * 32768.0
-        out = np.zeros_like(buf)
-        st = rn.create()
-        try:
-            ptr = ctypes.POINTER(ctypes.c_float)
-            for s in range(0, len(buf), frame):
-                lib.rnnoise_process_frame(st, out[s:].ctypes.data_as(ptr), buf[s:].ctypes.data_as(ptr))
-        finally:
-            rn.destroy(st)
-        return resample(out[:n].astype(np.float64) / 32768.0, native, SR)
+    def enhance(x16: np.ndarray) -> np.ndarray:  # rnnoise_process_frame(state, out, in), int16 full scale
+        return _c_frames(x16, native, frame, rn.create, lambda st, i, o: lib.rnnoise_process_frame(st, o, i),
+                         rn.destroy, scale=32768.0)
 
     # Parameters and MACs from the weight tables compiled into the library
     # (``rnnoise_arrays``: {name, type, size in bytes, data}, ended by a NULL name).
@@ -426,20 +436,9 @@ def make_deepfilternet3() -> System:
     frame = int(lib.df_get_frame_length(probe))
     lib.df_free(probe)
 
-    def enhance(x16: np.ndarray) -> np.ndarray:
-        x = resample(_with_flush(x16), SR, native)
-        n = len(x)
-        buf = np.zeros(-(-n // frame) * frame, dtype=np.float32)
-        buf[:n] = x
-        out = np.zeros_like(buf)
-        st = lib.df_create(model_path, 100.0, None)
-        try:
-            ptr = ctypes.POINTER(ctypes.c_float)
-            for s in range(0, len(buf), frame):
-                lib.df_process_frame(st, buf[s:].ctypes.data_as(ptr), out[s:].ctypes.data_as(ptr))
-        finally:
-            lib.df_free(st)
-        return resample(out[:n].astype(np.float64), native, SR)
+    def enhance(x16: np.ndarray) -> np.ndarray:  # df_process_frame(state, in, out), full scale 1.0
+        return _c_frames(x16, native, frame, lambda: lib.df_create(model_path, 100.0, None),
+                         lib.df_process_frame, lib.df_free)
 
     # MACs of the three graphs for 1 s (100 frames), fed with the encoder's own outputs.
     import onnxruntime as ort

@@ -212,3 +212,15 @@ def test_stft_refuses_channels_last_and_integers():
     with pytest.raises(ValueError, match="length must be a whole number"):
         from sedemo.dsp.stft import istft
         istft(stft(np.zeros(320)), length=-1)
+
+
+def test_compress_scale_is_compress_in_real_arithmetic():
+    from sedemo.dsp.features import compress, compress_scale
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.complex(torch.randn(3, 9, 5, generator=g), torch.randn(3, 9, 5, generator=g))
+    X[0, 0, 0] = 0
+    s, mag2 = compress_scale(X.real, X.imag, 0.3)
+    torch.testing.assert_close(torch.complex(X.real * s, X.imag * s), compress(X, 0.3))
+    torch.testing.assert_close(mag2.sqrt() * s, X.abs().pow(0.3))
+    assert torch.isfinite(s).all() and float(X.real[0, 0, 0] * s[0, 0, 0]) == 0.0

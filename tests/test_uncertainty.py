@@ -46,3 +46,13 @@ def test_difference_table_and_errors():
         uncertainty.paired_bootstrap(rows, "model", "noisy", "stoi")
     with pytest.raises(ValueError):
         uncertainty.paired_bootstrap(rows, "model", "noisy", "pesq_wb", level=1.5)
+
+
+def test_interval_text_writes_difference_low_high_under_the_book_labels():
+    rows = _rows(np.linspace(0.1, 0.3, 12))
+    t = uncertainty.difference_table(rows, ["model"], "noisy", metrics=("pesq_wb",), n_boot=200)
+    d, lo, hi = (t.loc["model", ("pesq_wb", k)] for k in ("diff", "low", "high"))
+    text = uncertainty.interval_text(t)
+    assert list(text.columns) == ["PESQ-WB"] and text.index.name == t.index.name
+    assert text.loc["model", "PESQ-WB"] == f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    assert uncertainty.interval_text(t, {"pesq_wb": 1}).loc["model", "PESQ-WB"] == f"{d:+.1f} [{lo:+.1f}, {hi:+.1f}]"

@@ -112,6 +112,18 @@ def decompress(Xc: ArrayLike, c: float = 0.3):
     return like(t * scale if torch.is_complex(t) else mag * scale, Xc)
 
 
+def compress_scale(re: torch.Tensor, im: torch.Tensor, c: float = 0.3):
+    """``(s, |X|²)`` with ``s = |X|^(c - 1)`` from the real and imaginary parts of a
+    spectrum, in real arithmetic only (what an ONNX graph can hold): ``re·s``, ``im·s`` are
+    the parts of :func:`compress` ``(X, c)`` and ``sqrt(|X|²)·s = |X|^c``. ``|X|²`` is
+    floored at float32's smallest normal number inside the power, so ``s`` stays finite
+    and a zero bin stays 0. The twin of :func:`decompress_parts`; used by the ULCRN's input
+    features and the exported streaming step (chapters 5, 7).
+    Chapters: 05_complex_mapping, 07_causality."""
+    mag2 = re * re + im * im
+    return mag2.clamp_min(float(torch.finfo(torch.float32).tiny)).pow((c - 1.0) / 2.0), mag2
+
+
 # ------------------------------------------------------------------------ mel scale
 def decompress_parts(re: ArrayLike, im: ArrayLike, c: float = 0.3, eps: float = 1e-20):
     """Complex ``Ŝ = Ŝc |Ŝc|^(1/c - 1)`` from the real and imaginary parts of a compressed

@@ -7,7 +7,7 @@ pretrained weights, run offline on the project's test split, each output shifted
 system's measured constant delay and scored with
 :func:`sedemo.evaluation.scoring.measure`, exactly as the book's models. The stored
 per-item rows let every difference carry a paired bootstrap interval
-(:func:`sedemo.evaluation.uncertainty.paired_bootstrap`).
+(:func:`sedemo.evaluation.uncertainty.difference_table`).
 Chapter: 05_complex_mapping.
 """
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sedemo.evaluation.uncertainty import paired_bootstrap
+from sedemo.evaluation import uncertainty
+from sedemo.evaluation.verdicts import METRIC_LABELS
+from sedemo.metrics import METRICS
 
 #: Where ``benchmarks/peers.py`` writes its results (package data).
 PEERS_FILE = Path(__file__).resolve().parents[1] / "results" / "peers" / "peers.json"
@@ -68,19 +70,12 @@ def _label(name: str, s: dict) -> str:
     return LABELS.get(name, f"{name} (this book)" if s.get("kind") != "peer" else name)
 
 
-def _labels():
-    from sedemo.evaluation.verdicts import METRIC_LABELS
-
-    return METRIC_LABELS
-
-
 def quality_table(results: dict, metrics=("pesq_wb", "stoi", "estoi", "si_sdr")) -> pd.DataFrame:
     """One row per system, the mean of each metric over the test items (columns labelled;
     PESQ without the items PESQ could not score, for every system).
     Chapter: 05_complex_mapping."""
     _check_names(results, metrics)
-    labels = _labels()
-    return pd.DataFrame([{"system": _label(n, s), **{labels.get(m, m): s["mean"][m] for m in metrics}}
+    return pd.DataFrame([{"system": _label(n, s), **{METRIC_LABELS.get(m, m): s["mean"][m] for m in metrics}}
                          for n, s in results["systems"].items()]).set_index("system")
 
 
@@ -89,21 +84,17 @@ def difference_table(results: dict, against: str = "noisy", metrics=("pesq_wb", 
     """One row per other system: for each metric its mean paired difference from
     ``against`` with a 95 % percentile-bootstrap interval over the test items
     (:func:`sedemo.evaluation.uncertainty.paired_bootstrap`), as text
-    ``"+0.231 [+0.180, +0.240]"`` (dB metrics with 2 decimals, the others with 3).
+    ``"+0.231 [+0.180, +0.240]"`` (dB metrics with 2 decimals, the others with 3;
+    :func:`sedemo.evaluation.uncertainty.difference_table` and ``interval_text``).
     Chapter: 05_complex_mapping."""
     _check_names(results, metrics, (against,))
-    labels, rows, out = _labels(), item_rows(results), []
-    for name, s in results["systems"].items():
-        if name == against:
-            continue
-        row = {"system": _label(name, s)}
-        for m in metrics:
-            b = paired_bootstrap(rows, name, against, m, n_boot=n_boot)
-            f = ".2f" if m in ("si_sdr", "sdr", "snr") else ".3f"
-            row[f"{labels.get(m, m)} vs {_label(against, results['systems'][against])}"] = (
-                f"{b['diff']:+{f}} [{b['low']:+{f}}, {b['high']:+{f}}]")
-        out.append(row)
-    return pd.DataFrame(out).set_index("system")
+    systems = results["systems"]
+    others = [n for n in systems if n != against]
+    table = uncertainty.difference_table(item_rows(results), others, against, metrics, n_boot=n_boot)
+    text = uncertainty.interval_text(table, {m: 2 if METRICS[m].unit == "dB" else 3 for m in metrics})
+    text.index = pd.Index([_label(n, systems[n]) for n in others], name="system")
+    text.columns = [f"{c} vs {_label(against, systems[against])}" for c in text.columns]
+    return text
 
 
 def snr_table(results: dict, metric: str) -> pd.DataFrame:

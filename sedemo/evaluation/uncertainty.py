@@ -60,3 +60,19 @@ def difference_table(rows, systems, baseline: str, metrics=("pesq_wb", "stoi", "
     table.columns = pd.MultiIndex.from_tuples(table.columns)
     table.index.name = f"minus {baseline}"
     return table
+
+
+def interval_text(table: pd.DataFrame, digits=3) -> pd.DataFrame:
+    """A :func:`difference_table` as text for the page: one column per metric, headed as
+    the book's tables head it (``"SI-SDR (dB)"``), each cell ``"+0.231 [+0.180, +0.240]"``
+    (difference [low, high]). ``digits``: decimals, one number for every metric or a dict
+    ``{metric: decimals}`` (3 for a metric it leaves out). Chapter: 05_complex_mapping."""
+    from sedemo.evaluation.verdicts import METRIC_LABELS
+
+    out = pd.DataFrame(index=table.index)
+    for m in dict.fromkeys(c[0] for c in table.columns):
+        d = digits.get(m, 3) if isinstance(digits, dict) else int(digits)
+        out[METRIC_LABELS.get(m, m)] = [f"{a:+.{d}f} [{lo:+.{d}f}, {hi:+.{d}f}]" for a, lo, hi in
+                                        table[[(m, "diff"), (m, "low"), (m, "high")]].to_numpy()]
+    out.index.name = table.index.name
+    return out

@@ -35,12 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sedemo.dsp.features import erb_band_matrices
+from sedemo.dsp.features import compress_scale, erb_band_matrices
 from sedemo.models.base import SEModel, _param_dtype
 from sedemo.models.configs import ULCRNConfig
-
-_TINY = float(torch.finfo(torch.float32).tiny)
-
 
 def _sfe(x: torch.Tensor) -> torch.Tensor:
     """Subband feature extraction: ``(B, C, T, F) -> (B, 3C, T, F)``, each position with
@@ -151,9 +148,7 @@ class ULCRN(SEModel):
     def _features(self, re, im):
         """``(B, F, T)`` real and imaginary parts -> ``(B, 9, T, Fb)``: compressed (re, im,
         magnitude) on the ERB bands, with SFE."""
-        c = self.config
-        mag2 = re * re + im * im
-        scale = mag2.clamp_min(_TINY).pow((c.compress - 1.0) / 2.0)  # |Y|^(c-1); 0 stays 0
+        scale, mag2 = compress_scale(re, im, self.config.compress)  # |Y|^(c-1); 0 stays 0
         x = torch.stack([re * scale, im * scale, mag2.sqrt() * scale], dim=1)  # (B, 3, F, T)
         x = torch.matmul(self.erb_analysis, x)  # (B, 3, Fb, T)
         return _sfe(x.transpose(2, 3))  # (B, 9, T, Fb)

@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sedemo._utils import atomic_output, removing_new_folders, torch_threads
+from sedemo.dsp.features import compress_scale
 from sedemo.dsp.stft import window
 from sedemo.models.blocks import _bottleneck_step, _step_layers
 
@@ -187,8 +188,7 @@ class OnnxStep(nn.Module):
         if hasattr(m, "step_parts"):  # ULCRN: its own step on real parts (B, F, n)
             (yr, yi), state = m.step_parts(re.unsqueeze(-1), im.unsqueeze(-1), state)
             return yr[..., 0], yi[..., 0], state
-        mag2 = re * re + im * im
-        scale = mag2.clamp_min(_TINY).pow((c.compress - 1.0) / 2.0)  # |X|^(c-1), finite: X*scale = 0 at 0
+        scale, mag2 = compress_scale(re, im, c.compress)  # |X|^(c-1), finite: X*scale = 0 at 0
         if getattr(c, "inputs", "magnitude") == "complex":
             x = torch.stack([re * scale, im * scale], dim=1)  # (1, 2, F)
         else:
