@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.sedemo-installed
 # Notebooks render their listening controls as static HTML (no kernel in the website).
 export SEDEMO_STATIC := 1
 
-.PHONY: book test unit data data-extended system-deps venv clean clean-book browser-test lab live-assets
+.PHONY: book test unit data data-extended system-deps venv clean clean-book browser-test lab lab-deps live-assets
 
 book: system-deps venv data live-assets
 	$(JB) build . --warningiserror --keep-going
@@ -17,10 +17,18 @@ book: system-deps venv data live-assets
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 	@echo "(or serve it: $(PY) -m http.server -d _build/html 8000)"
 
-test: system-deps venv data live-assets
+test: system-deps venv data live-assets lab-deps
 	$(PY) -m pytest -q -m "not browser"
 	$(JB) build . --warningiserror --keep-going
 	$(PY) -m pytest -q -m browser
+
+# JupyterLab, jupytext, the MyST renderer and ipywidgets (requirements-lab.txt): for `make lab`
+# and for the browser test that drives JupyterLab (tests/test_lab.py)
+LAB_STAMP := $(VENV)/.sedemo-lab-installed
+lab-deps: $(LAB_STAMP)
+$(LAB_STAMP): requirements-lab.txt $(STAMP)
+	$(PY) -m pip install -q -r requirements-lab.txt
+	touch $(LAB_STAMP)
 
 unit: venv
 	$(PY) -m pytest -q -m "not browser and not corpus"
@@ -55,8 +63,7 @@ data-extended: venv
 # the environment (JUPYTER_CONFIG_DIR), not in your home folder; outputs are never written
 # into the .md chapters.
 LAB_CONFIG := $(CURDIR)/$(VENV)/etc/sedemo-lab
-lab: venv data
-	$(PY) -m pip install -q -r requirements-lab.txt
+lab: venv data lab-deps
 	JUPYTER_CONFIG_DIR=$(LAB_CONFIG) $(VENV)/bin/jupytext-config set-default-viewer
 	@echo "Opening JupyterLab on book/ (double-click a chapter; Run > Run All Cells)."
 	SEDEMO_STATIC=0 JUPYTER_CONFIG_DIR=$(LAB_CONFIG) $(VENV)/bin/jupyter lab book $(if $(filter 0,$(shell id -u)),--allow-root,)

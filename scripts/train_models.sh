@@ -70,6 +70,15 @@ for model in "${@:-gcrn}"; do
       # SI-SDR on 32 validation items) every 500 steps. The stopping point and the
       # cosine decay that ends each run are chosen on the validation curve; the run is
       # then resumed with --lr-schedule cosine --decay-start STEP (same weights so far).
+      # The committed ULCRN (sedemo/pretrained/ulcrn.pt; its log is ulcrn.log.jsonl):
+      #   bash scripts/train_models.sh ulcrn       # constant rate; stopped at step 10000, where
+      #       # the validation SI-SDR had been flat since ~6500 (7.64 8.40 7.72 7.89 7.60 7.80 7.56 8.33 dB)
+      #   EXTRA_ARGS="--lr-schedule cosine --decay-start 10000 --export sedemo/pretrained/ulcrn.pt" \
+      #       STEPS=16000 bash scripts/train_models.sh ulcrn
+      # The GCRN run (gcrn_ext) was stopped at its step-4800 checkpoint (2.0 h, equal wall-clock
+      # with the ULCRN's first 2.0 h) and not decayed: the CPU went to the model ahead at equal time.
+      # Its learning curve is sedemo/results/training/gcrn_ext.log.jsonl. The default model
+      # is then chosen on the validation split (benchmarks/peers.py --split valid).
       arch=$model
       [ "$model" = gcrn_ext ] && arch=gcrn
       train "$arch" "runs/$model" "${STEPS:-60000}" 1 --corpus data/corpus-extended \

@@ -87,3 +87,58 @@ def tiny_pretrained(monkeypatch):
     model = models.build_model("gcrn", tiny=True, n_fft=320, hop=160).eval()
     monkeypatch.setattr(models, "load_pretrained", lambda name: model)
     return model
+
+
+# What JupyterLab's kernel reports and jupytext then writes into a saved MyST chapter.
+LAB_KERNEL_METADATA = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                      "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                      "pygments_lexer": "ipython3"},
+}
+
+
+def jupyterlab_saved(text: str, config_dir=None) -> str:
+    """``text`` (a MyST chapter) as jupytext writes it when a reader saves it in JupyterLab
+    with an ipykernel Python 3 kernel, using the ``jupytext.toml`` of ``config_dir``."""
+    import jupytext
+    from jupytext.config import load_jupytext_configuration_file
+
+    nb = jupytext.reads(text, fmt="md:myst")
+    nb.metadata.update(LAB_KERNEL_METADATA)
+    config = None
+    if config_dir is not None and (config_dir / "jupytext.toml").exists():
+        config = load_jupytext_configuration_file(str(config_dir / "jupytext.toml"))
+    return jupytext.writes(nb, fmt="md:myst", config=config)
+
+
+def load_script(name: str):
+    """The module ``scripts/<name>.py`` (the scripts are not a package), for their tests."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def headless_chromium(chromium: str, chromedriver: str, profile, window: str = "1280,1000", extra=(),
+                      browser_log: bool = False, page_load_timeout: float = 60):
+    """A Selenium driver for Debian's Chromium, headless, with the project's flags (no
+    network side traffic, no first-run UI) and its own profile folder ``profile``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 f"--window-size={window}", f"--user-data-dir={profile}", *extra):
+        opts.add_argument(flag)
+    if browser_log:
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=opts)
+    driver.set_page_load_timeout(page_load_timeout)
+    return driver

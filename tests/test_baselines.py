@@ -149,14 +149,9 @@ def test_mcra_tracker_follows_stationary_noise_and_is_causal():
 # --- the tuning script ----------------------------------------------------------------
 
 def _tuning_script():
-    import importlib.util
-    from pathlib import Path
+    from conftest import load_script
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "tune_baselines.py"
-    spec = importlib.util.spec_from_file_location("tune_baselines", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tune_baselines")
 
 
 def test_tuning_script_runs_on_validation_only_and_resumes(tiny_corpus, tmp_path, monkeypatch):

@@ -97,3 +97,17 @@ def test_unknown_names_raise_one_error_type():
     for call in calls:
         with pytest.raises(ValueError, match="choose"):
             call()
+
+
+@pytest.mark.parametrize("chapter", sorted(p.name for p in (ROOT / "book").glob("[0-9][0-9]_*.md")))
+def test_saving_a_chapter_in_jupyterlab_leaves_it_unchanged(chapter):
+    """The chapters are kept in the exact form jupytext writes when a reader saves one in
+    JupyterLab (``make lab``, with book/jupytext.toml): opening, running and saving a
+    chapter never dirties the repository."""
+    from conftest import jupyterlab_saved
+
+    path = ROOT / "book" / chapter
+    text = path.read_text()
+    assert jupyterlab_saved(text, path.parent) == text, (
+        f"{chapter} is not in the form JupyterLab saves: rewrite it with "
+        "tests/conftest.py's jupyterlab_saved (``{code-cell} ipython3`` cells, the ipykernel kernelspec)")

@@ -144,7 +144,7 @@ def _one_line(err: str) -> str:
 
 def test_command_writes_graph_and_sidecar(tmp_path, tiny_pretrained, capsys):
     out = tmp_path / "site" / "gcrn.onnx"
-    assert cli.main(["export-onnx", str(out)]) == 0
+    assert cli.main(["export-onnx", str(out), "--model", "gcrn"]) == 0
     printed = capsys.readouterr().out
     assert "gcrn" in printed and "gcrn.json" in printed
     meta = json.loads(out.with_suffix(".json").read_text())
@@ -152,7 +152,7 @@ def test_command_writes_graph_and_sidecar(tmp_path, tiny_pretrained, capsys):
     x = _signal(0.5)
     assert _rel_err(stream_onnx(out, x), _torch_stream(tiny_pretrained, x)) < REL_TOL
     first = out.read_bytes()
-    assert cli.main(["export-onnx", str(out), "--opset", "18"]) == 0  # our own files: replaced
+    assert cli.main(["export-onnx", str(out), "--model", "gcrn", "--opset", "18"]) == 0  # our own files: replaced
     assert json.loads(out.with_suffix(".json").read_text())["opset"] == 18 and out.read_bytes() != first
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporary file left
 

@@ -88,3 +88,35 @@ def test_cost_table_names_how_each_system_ran():
     assert kinds[peers.LABELS["nsnet2"]] == "whole file"
     assert "?" not in set(kinds)
     assert peers.cost_table(R, long=True)["how it was run"].str.len().min() > 20
+
+
+def test_choose_default_takes_the_model_ahead_on_most_metrics():
+    def sys_(p, s, q):
+        return {"mean": {"pesq_wb": p, "stoi": s, "si_sdr": q}}
+
+    results = {"metrics": ["pesq_wb", "stoi", "si_sdr"],
+               "systems": {"noisy": sys_(1.2, 0.7, 2.0), "a": sys_(1.5, 0.80, 7.0), "b": sys_(1.4, 0.82, 8.0),
+                           "c": sys_(1.6, 0.79, 6.0)}}
+    best, table = peers.choose_default(results, ["a", "b", "c"])
+    assert best == "b" and table.loc["b", "wins"] == 2 and table.loc["c", "wins"] == 1
+    best, _ = peers.choose_default(results, ["a", "c"])  # 1 win each for... a: stoi, si_sdr; c: pesq
+    assert best == "a"
+    results["systems"]["d"] = sys_(1.5, 0.80, 7.0)
+    best, _ = peers.choose_default(results, ["a", "d"])  # a tie everywhere: the first with the top PESQ
+    assert best in ("a", "d")
+    with pytest.raises(Exception, match="zzz"):
+        peers.choose_default(results, ["a", "zzz"])
+
+
+def test_the_default_model_is_the_validation_choice():
+    """``python -m sedemo enhance``'s default is the model that the stored validation results
+    choose (never the test split)."""
+    from sedemo.__main__ import DEFAULT_MODEL
+
+    if not peers.VALID_FILE.exists():
+        pytest.skip("no validation results stored yet")
+    results = peers.load_peers(peers.VALID_FILE)
+    assert results["corpus"]["split"] == "valid"
+    candidates = [n for n, s in results["systems"].items() if s.get("kind") == "sedemo model"]
+    best, _ = peers.choose_default(results, candidates)
+    assert DEFAULT_MODEL == best

@@ -38,3 +38,28 @@ def test_layer_shapes_follow_the_model(name):
     assert sum(r["params"] for r in rows) <= models.count_parameters(model)
     ax = plots.architecture(model)
     assert len(ax.patches) == len(rows)
+
+
+def test_validation_curves_plots_each_run_seeds_and_the_noisy_reference():
+    from sedemo.display import plots
+
+    def log(offset, n=4):
+        return [{"kind": "train", "step": 1, "seconds": 1.0, "train_loss": 0.0}] + [
+            {"kind": "valid", "step": 100 * k, "seconds": 1800.0 * k, "valid_pesq": 1.2 + 0.1 * k + offset,
+             "valid_pesq_noisy": 1.25} for k in range(1, n + 1)]
+
+    axes = plots.validation_curves({"a": log(0.0), "b": [log(0.0), log(0.2)]}, metrics=["valid_pesq"],
+                                   x="seconds", marks={"decay": 3600.0})
+    ax = axes[0]
+    lines = ax.get_lines()
+    # a: one line; b: two thin seed lines and their mean; the noisy line; the mark
+    assert len(lines) == 1 + 3 + 1 + 1
+    mean = [ln for ln in lines if ln.get_label() == "b (mean of 2)"][0]
+    np.testing.assert_allclose(mean.get_xdata(), [0.5, 1.0, 1.5, 2.0])  # hours
+    np.testing.assert_allclose(mean.get_ydata(), [1.4, 1.5, 1.6, 1.7])
+    assert any(ln.get_label() == "noisy input" and ln.get_ydata()[0] == 1.25 for ln in lines)
+    assert ax.get_xlabel() == "wall-clock training time (h)" and ax.get_ylabel() == "PESQ-WB"
+    with pytest.raises(ValueError, match="no validation records"):
+        plots.validation_curves({"a": log(0.0)}, metrics=["valid_stoi"])
+    with pytest.raises(ValueError, match="x must be"):
+        plots.validation_curves({"a": log(0.0)}, x="epoch")

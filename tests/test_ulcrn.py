@@ -143,11 +143,11 @@ def test_tiny_model_learns_one_batch():
     first = None
     for _ in range(60):
         loss = loss_fn(estimate_spec=m(Y), reference_spec=S)
-        first = float(loss) if first is None else first
+        first = loss.item() if first is None else first
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.5 * first
+    assert loss.item() < 0.5 * first
 
 
 # --------------------------------------------------------------------------- augmentation

