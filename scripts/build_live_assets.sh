@@ -32,12 +32,16 @@ for f in ort.wasm-core.min.js ort-wasm-simd.wasm ort-wasm.wasm; do
 done
 cp web/node_modules/onnxruntime-web/package.json "$OUT/ort/package.json"
 
-# 2. the model: one streaming step of the pretrained GCRN, redone when the checkpoint or
-#    the exporter changed
-ONNX="$OUT/model/gcrn.onnx"
-if [ ! -f "$ONNX" ] || [ ! -f "${ONNX%.onnx}.json" ] || [ sedemo/pretrained/gcrn.pt -nt "$ONNX" ] \
-        || [ sedemo/streaming/onnx_export.py -nt "$ONNX" ]; then
-    "$PYTHON" -m sedemo export-onnx "$ONNX" --model gcrn
+# 2. the model: one streaming step of the default model of `python -m sedemo enhance`
+#    (LIVE_MODEL=gcrn to try another pretrained one), redone when the model, its checkpoint
+#    or the exporter changed
+LIVE_MODEL=${LIVE_MODEL:-$("$PYTHON" -c 'from sedemo.__main__ import DEFAULT_MODEL; print(DEFAULT_MODEL)')}
+ONNX="$OUT/model/model.onnx"
+rm -f "$OUT/model/gcrn.onnx" "$OUT/model/gcrn.json"  # the file names of earlier versions of this script
+if [ ! -f "$ONNX" ] || [ ! -f "${ONNX%.onnx}.json" ] || [ "sedemo/pretrained/$LIVE_MODEL.pt" -nt "$ONNX" ] \
+        || [ sedemo/streaming/onnx_export.py -nt "$ONNX" ] \
+        || ! grep -q "\"model\": \"$LIVE_MODEL\"" "${ONNX%.onnx}.json"; then
+    "$PYTHON" -m sedemo export-onnx "$ONNX" --model "$LIVE_MODEL"
 fi
 
 # 3. test clips: noisy items of the test split, one per noise type, cut to 4 s

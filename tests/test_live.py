@@ -33,7 +33,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian chromium + chromium-driver not installed"),
-    pytest.mark.skipif(not (SITE / PAGE).exists() or not (LIVE / "model" / "gcrn.onnx").exists(),
+    pytest.mark.skipif(not (SITE / PAGE).exists() or not (LIVE / "model" / "model.onnx").exists(),
                        reason="live page or its assets not built (make book)"),
 ]
 
@@ -91,7 +91,8 @@ def _python_stream(x: np.ndarray) -> np.ndarray:
     from sedemo import models
     from sedemo.streaming import stream_file
 
-    return np.asarray(stream_file(models.load_pretrained("gcrn").eval(), x), dtype=np.float32)
+    name = json.loads((LIVE / "model" / "model.json").read_text())["model"]  # the model the page runs
+    return np.asarray(stream_file(models.load_pretrained(name).eval(), x), dtype=np.float32)
 
 
 def _si_sdr(est: np.ndarray, ref: np.ndarray) -> float:

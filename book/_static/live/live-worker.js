@@ -106,7 +106,7 @@ function onHop(ev) {
 }
 
 async function init(base) {
-  side = await (await fetch(base + 'model/gcrn.json')).json();
+  side = await (await fetch(base + 'model/model.json')).json();
   self.importScripts(base + 'ort/ort.wasm-core.min.js');
   O = self.ort;
   O.env.wasm.numThreads = 1;     // no SharedArrayBuffer: works without COOP/COEP headers

@@ -1,4 +1,4 @@
-/* The "Try it live" page (book/08_live.md): the book's causal GCRN in the reader's browser.
+/* The "Try it live" page (book/08_live.md): the book's default causal model in the reader's browser.
  *
  * Loaded by that page only. Until the reader presses Start nothing heavy is fetched;
  * Start loads onnxruntime-web (WebAssembly) and the exported model into a Web Worker
