@@ -6,7 +6,7 @@ enhanced by ``sedemo/pretrained/<model>.pt``, scored with PESQ-WB, STOI and SI-S
 
 The clip (4 s of test item ``test0012`` of the default corpus: June Wallack's French
 prompt from the Asterisk core sounds, CC-BY-SA-3.0, mixed with LinCity-NG's market crowd
-noise, GPL-2+, at 5 dB SNR) is bundled as 16-bit FLAC so that ``tests/test_pretrained.py``
+noise, GPL-2+, at 5 dB SNR) is bundled as 16-bit FLAC so that ``tests/test_golden.py``
 checks the model without a corpus. Re-run this script only when a model is retrained on
 purpose; the test then compares against the new numbers. Files are written atomically.
 """
@@ -14,30 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from sedemo._utils import atomic_output
+
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "golden"
 ITEM, SECONDS, SR = "test0012", 4.0, 16000
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_clip() -> None:
@@ -52,14 +39,16 @@ def write_clip() -> None:
     (item,) = [it for it in corpus.items("test") if it.id == ITEM]
     clean, noisy = item.load()
     n = int(SECONDS * SR)
+    GOLDEN.mkdir(parents=True, exist_ok=True)
     for name, x in (("clean", clean[:n]), ("noisy", noisy[:n])):
-        _atomic_write(GOLDEN / f"{name}.flac", lambda p, x=x: sf.write(p, x, SR, subtype="PCM_16", format="FLAC"))
+        with atomic_output(GOLDEN / f"{name}.flac") as tmp:
+            sf.write(tmp, x, SR, subtype="PCM_16", format="FLAC")
     print(f"wrote {GOLDEN}/clean.flac, noisy.flac ({SECONDS:g} s of {ITEM})")
 
 
 def golden_metrics(model_name: str) -> dict:
     """PESQ-WB, STOI and SI-SDR of the pretrained ``model_name`` on the bundled clip, and
-    the output's RMS (dBFS). Used by this script and by tests/test_pretrained.py."""
+    the output's RMS (dBFS). Used by this script and by tests/test_golden.py."""
     import soundfile as sf
     import torch
 
@@ -97,8 +86,8 @@ def main(argv=None) -> None:
     record = {"model": args.model, "clip": f"{SECONDS:g} s of {ITEM} (default corpus test split)",
               "command": shlex.join(["python", "scripts/make_golden.py", *(argv if argv is not None else sys.argv[1:])]),
               "metrics": metrics}
-    _atomic_write(GOLDEN / f"{args.model}.json",
-                  lambda p: Path(p).write_text(json.dumps(record, indent=1) + "\n"))
+    with atomic_output(GOLDEN / f"{args.model}.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(record, indent=1))
 
 

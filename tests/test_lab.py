@@ -119,11 +119,11 @@ const view = Array.from(document.querySelectorAll('.jp-Notebook .widget-html'))
   .find(v => v.querySelector('img.sedemo-figure'));
 if (!view) return null;
 const img = view.querySelector('img.sedemo-figure');
-const audio = Array.from(view.querySelectorAll('audio')).map(a => (a.currentSrc || a.src ||
-  (a.querySelector('source') || {}).src || '').length + ':' + (a.currentSrc || a.src ||
-  (a.querySelector('source') || {}).src || '').slice(-64));
+const key = src => src.length + ':' + src.slice(-64);  // data URIs: length and tail tell them apart
+const audio = Array.from(view.querySelectorAll('audio'))
+  .map(a => key(a.currentSrc || a.src || (a.querySelector('source') || {}).src || ''));
 const label = document.querySelector('.jp-Notebook .widget-slider .widget-readout');
-return {img: img.src.length + ':' + img.src.slice(-64), loaded: img.complete && img.naturalWidth > 0,
+return {img: key(img.src), loaded: img.complete && img.naturalWidth > 0,
         audio: audio, text: view.innerText, readout: label ? label.innerText : null};
 """
 

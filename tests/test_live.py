@@ -26,9 +26,8 @@ LIVE = SITE / "_static" / "live"
 PAGE = "book/08_live.html"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-         "--autoplay-policy=no-user-gesture-required", "--window-size=1280,1000")
+# beyond conftest.headless_chromium's flags
+EXTRA_FLAGS = ("--disable-quic", "--autoplay-policy=no-user-gesture-required")
 
 pytestmark = [
     pytest.mark.browser,
@@ -56,16 +55,10 @@ def server():
 
 
 def _chromium(tmp_path_factory, *extra):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from conftest import headless_chromium
 
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in (*FLAGS, *extra, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(60)
+    driver = headless_chromium(CHROMIUM, CHROMEDRIVER, tmp_path_factory.mktemp("chromium"), browser_log=True,
+                               extra=(*EXTRA_FLAGS, *extra))
     driver.set_script_timeout(180)
     return driver
 

@@ -242,8 +242,9 @@ def validation_curves(logs: dict, metrics=("valid_pesq", "valid_si_sdr"), x: str
         _, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.2), layout="constrained", squeeze=False)
         axes = axes[0]
     scale = 3600.0 if x == "seconds" else 1.0
+    # label -> list of runs (one run: a list of records; several seeds: a list of such lists)
+    logs = {label: [runs] if runs and isinstance(runs[0], dict) else list(runs) for label, runs in logs.items()}
     for k, (label, runs) in enumerate(logs.items()):
-        runs = [runs] if runs and isinstance(runs[0], dict) else list(runs)
         colour = f"C{k}"
         for ax, metric in zip(axes, metrics):
             curves = []
@@ -264,8 +265,7 @@ def validation_curves(logs: dict, metrics=("valid_pesq", "valid_si_sdr"), x: str
                         label=f"{label} (mean of {len(runs)})")
     for ax, metric in zip(axes, metrics):
         if noisy:
-            ref = [r.get(metric + "_noisy") for recs in logs.values()
-                   for r in (recs if recs and isinstance(recs[0], dict) else recs[0]) if r.get("kind") == "valid"]
+            ref = [r.get(metric + "_noisy") for runs in logs.values() for r in runs[0] if r.get("kind") == "valid"]
             ref = [v for v in ref if v is not None]
             if ref:
                 ax.axhline(ref[-1], color="0.4", ls="--", lw=1, label="noisy input")

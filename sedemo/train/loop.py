@@ -203,13 +203,12 @@ def stored_log(name: str) -> list[dict]:
     to a shipped model, else ``sedemo/results/training/<name>.log.jsonl`` (a comparison
     run whose weights are not shipped, e.g. ``gcrn_ext``). Records as :func:`read_log`.
     Chapter: 05_complex_mapping."""
-    for folder in (Path(__file__).resolve().parents[1] / "pretrained", STORED_LOGS):
+    folders = (M.PRETRAINED_DIR, STORED_LOGS)
+    for folder in folders:
         path = folder / f"{name}.log.jsonl"
         if path.is_file():
             return read_log(path)
-    known = sorted(p.name[: -len(".log.jsonl")] for folder in (Path(__file__).resolve().parents[1] / "pretrained",
-                                                               STORED_LOGS) if folder.is_dir()
-                   for p in folder.glob("*.log.jsonl"))
+    known = sorted(p.name[: -len(".log.jsonl")] for folder in folders for p in folder.glob("*.log.jsonl"))
     raise FileNotFoundError(f"no stored training log for {name!r}; stored: {', '.join(known) or 'none'}")
 
 
