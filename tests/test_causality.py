@@ -10,6 +10,7 @@ from torch import nn
 
 from sedemo.dsp import stft as sstft
 from sedemo.causality import CausalityReport, check, check_waveform, gradient_map, train_eval_mismatch
+from sedemo import models, streaming
 
 T = 40  # frames: short examples keep every check well under a second
 
@@ -331,3 +332,59 @@ def test_a_non_finite_example_is_refused():
     with pytest.raises(ValueError, match="model's output on the example holds"):
         check(lambda v: v / 0.0, torch.randn(1, 1, T))
     assert check(nn.Conv1d(1, 1, 5, padding=2), torch.randn(1, 1, T)).lookahead == 2
+
+
+def _arrival_loop(model, spec):
+    """Reference for LSTMEnhancer.estimate_without_waiting: a literal frame-by-frame loop.
+    At frame t the stream has frames <= t: the spliced future slots hold frame t, each
+    layer's forward direction carries its (h, c), a backward direction starts from zero
+    at frame t. torch.lstm_cell per layer and direction."""
+    c = model.config
+    feats = model._log_feats(spec)  # (1, F, T)
+    n_frames = feats.shape[-1]
+    rnn = model.lstm
+    state = [(torch.zeros(1, c.hidden, dtype=spec.real.dtype),) * 2 for _ in range(c.layers)]
+    outs = []
+    for t in range(n_frames):
+        past = [feats[..., max(t - k, 0)] for k in range(c.context, 0, -1)]
+        inp = torch.cat(past + [feats[..., t]] * (1 + c.right_context), dim=-1)  # (1, D)
+        for layer in range(c.layers):
+            w = [getattr(rnn, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            h, cc = torch.lstm_cell(inp, state[layer], *w)
+            state[layer] = (h, cc)
+            if c.bidirectional:
+                wr = [getattr(rnn, f"{n}_l{layer}_reverse") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                zero = torch.zeros(1, c.hidden, dtype=inp.dtype)
+                hb, _ = torch.lstm_cell(inp, (zero, zero), *wr)
+                h = torch.cat([h, hb], dim=-1)
+            inp = h
+        outs.append(inp)
+    return model.output_head(torch.stack(outs, dim=1), spec)["spec"]
+
+
+@pytest.mark.parametrize("overrides", [dict(bidirectional=True, layers=2),
+                                       dict(context=2, right_context=3, layers=2),
+                                       dict(bidirectional=True, right_context=1, layers=1)])
+def test_a_stream_that_does_not_wait_matches_a_frame_by_frame_loop(overrides):
+    from sedemo.dsp.stft import stft
+
+    torch.manual_seed(0)
+    model = models.build_model("lstm_mask", hidden=16, **overrides).double().eval()
+    spec = stft(torch.randn(1, 4000, dtype=torch.float64))
+    with torch.no_grad():
+        got = model.estimate_without_waiting(spec)["spec"]
+        ref = _arrival_loop(model, spec)
+        offline = model(spec)
+    torch.testing.assert_close(got, ref)
+    assert not torch.allclose(got, offline)  # the model reads the future offline
+
+
+def test_a_causal_lstm_streams_the_same_without_waiting():
+    torch.manual_seed(0)
+    model = models.build_model("lstm_mask", hidden=16, context=2).eval()
+    x = 0.1 * np.random.default_rng(0).standard_normal(8000).astype(np.float32)
+    np.testing.assert_allclose(streaming.enhance_without_waiting(model, x), models.enhance(model, x), atol=1e-6)
+    with pytest.raises(TypeError, match="LSTM enhancers"):
+        streaming.enhance_without_waiting(models.build_model("crn"), x)
+    with pytest.raises(ValueError):
+        streaming.enhance_without_waiting(model, np.stack([x, x], axis=-1))  # stereo

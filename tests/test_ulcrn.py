@@ -236,3 +236,66 @@ def test_reverb_switch_mixes_reverberant_speech_with_an_early_target():
     c, n = sample_batch(pairs, np.random.default_rng(0), 4, 8000, dynamic_mix=True, reverb=1.0, snr_range=(30.0, 30.0))
     snr = 10 * np.log10((c ** 2).mean(1) / ((n - c) ** 2).mean(1))
     assert (snr < 25).all()  # the late reverberation is part of what the model must remove
+
+
+def test_encode_is_causal_and_returns_each_encoder_stage():
+    """ULCRN.encode (the trained embedding of chapter 6's C5): conv1, conv2 and one
+    activation per GT block, each causal (frames before a change do not move)."""
+    torch.manual_seed(0)
+    m = M.build_model("ulcrn").eval()
+    x = torch.randn(1, 8000)
+    spec = stft(x, m.stft_config)
+    with torch.no_grad():
+        feats = m.encode(spec)
+        later = spec.clone()
+        later[..., 30:] += 3.0 * torch.randn_like(later[..., 30:])
+        moved = m.encode(later)
+    c, t = m.config.channels, spec.shape[-1]
+    assert len(feats) == 2 + len(m.config.dilations)
+    assert [f.shape[:3] for f in feats] == [(1, c, t)] * len(feats)
+    for a, b in zip(feats, moved):
+        torch.testing.assert_close(a[:, :, :30], b[:, :, :30])
+        assert not torch.allclose(a[:, :, 30:], b[:, :, 30:])
+
+
+def test_trained_encoder_embedding_loss_is_frozen_and_zero_at_the_reference():
+    from sedemo import losses as L
+
+    torch.manual_seed(1)
+    r = 0.1 * torch.randn(2, 8000)
+    e = (r + 0.05 * torch.randn(2, 8000)).requires_grad_(True)
+    net = L.encoder_network("ulcrn")
+    assert net is L.encoder_network("ulcrn")  # built once
+    assert not any(p.requires_grad for p in net.parameters()) and not net.training
+    assert float(L.embedding_loss(estimate=r, reference=r, encoder="ulcrn")) == 0.0
+    loss = L.embedding_loss(estimate=e, reference=r, encoder="ulcrn")
+    loss.backward()
+    assert float(loss.detach()) > 0 and e.grad.abs().sum() > 0
+    net.train()
+    assert not net.model.training  # stays in inference mode
+    with pytest.raises(ValueError, match="not both"):
+        L.embedding_loss(estimate=e, reference=r, encoder="ulcrn", network=net)
+    with pytest.raises(TypeError, match="has no encode"):
+        L.ModelEncoder(torch.nn.Linear(2, 2))
+    full = L.compressed_embedding_loss(estimate=e, reference=r, encoder="ulcrn", weight=0.05)
+    parts = L.compressed_complex_loss(estimate=e, reference=r) + 0.05 * loss
+    torch.testing.assert_close(full, parts)
+
+
+def test_encoder_embedding_weight_keeps_the_term_a_regulariser():
+    """On the bundled golden clip (a test recording, not a training mixture) the weighted
+    trained-encoder term is a tenth to a half of the compressed loss, as
+    ENCODER_EMBEDDING_WEIGHT's docstring says of training mixtures (a sixth)."""
+    from pathlib import Path
+
+    from sedemo import losses as L
+    from sedemo.dsp import audio
+
+    golden = Path(__file__).parent / "data" / "golden"
+    clean, noisy = (torch.as_tensor(audio.load(golden / f"{n}.flac"), dtype=torch.float32) for n in ("clean", "noisy"))
+    crops = [slice(k * 16000, k * 16000 + 32000) for k in range(2)]
+    e = torch.stack([noisy[c] for c in crops])
+    r = torch.stack([clean[c] for c in crops])
+    main = L.compressed_complex_loss(estimate=e, reference=r)
+    term = L.combined.ENCODER_EMBEDDING_WEIGHT * L.embedding_loss(estimate=e, reference=r, encoder="ulcrn")
+    assert 0.1 < float(term / main) < 0.5

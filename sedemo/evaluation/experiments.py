@@ -30,6 +30,7 @@ RESULTS_DIR = Path(__file__).resolve().parents[1] / "results" / "losses"
 LITE = {
     "gcrn": {"channels": (8, 16, 32, 32, 32)},
     "lstm_mask": {"hidden": 128, "layers": 2},
+    "lstm_map": {"hidden": 128, "layers": 2},
     "crn": {"channels": (8, 16, 32, 32, 32), "lstm_hidden": 128},
     "gcrn_1dec": {"channels": (8, 16, 32, 32, 32)},
     "gcrn_mag": {"channels": (8, 16, 32, 32, 32)},
@@ -55,13 +56,25 @@ class Run:
     steps: int = 600
     overrides: dict = field(default_factory=dict)
     loss_options: dict = field(default_factory=dict)
+    mask_target: str = "IRM"
 
     @property
     def fingerprint(self) -> tuple:
         """What determines the trained model (everything but claim and label): two
-        runs with one fingerprint train the same model, so one result serves both."""
+        runs with one fingerprint train the same model, so one result serves both.
+        ``mask_target`` only matters for the ``"ma"`` loss."""
         return (self.model, self.loss, self.seed, self.steps, json.dumps(self.overrides, sort_keys=True),
-                json.dumps(self.loss_options, sort_keys=True))
+                json.dumps(self.loss_options, sort_keys=True), self.mask_target if self.loss == "ma" else None)
+
+    @property
+    def work_name(self) -> str:
+        """Folder name of the run's training directory (checkpoint and log) under the
+        ``work`` folder of :func:`run`: one per fingerprint without the step budget, so a
+        constant-rate run can be resumed to a longer budget."""
+        import hashlib
+
+        fp = json.dumps([v for i, v in enumerate(self.fingerprint) if i != 3])  # all but the steps
+        return f"{self.model}-{self.loss}-s{self.seed}-{hashlib.sha1(fp.encode()).hexdigest()[:8]}"
 
     @property
     def key(self) -> str:
@@ -70,20 +83,64 @@ class Run:
         return f"{self.claim}__{safe}__seed{self.seed}"
 
 
+#: The training budget of a run, in steps (batches of 8 two-second crops, constant
+#: learning rate 1e-3). Chosen for the CPU, not at a plateau: the 13 LSTM variants x 3
+#: seeds at this budget cost about 1.5 CPU-hours, and the learning curves of every claim
+#: (validation SI-SDR and PESQ, :func:`learning_curves`) show whether the ranking was
+#: still changing (:func:`ranking_change`). The budget probe (two LSTM runs to 8000
+#: steps, ``scripts/loss_experiments.py --probe``; logs ``sedemo/results/training/probe_*``)
+#: shows what a longer budget adds: both were still improving at 8000 steps (about
+#: 1.4 dB validation SI-SDR and 0.07 PESQ after step 2000), in the same order throughout.
+STEPS = 2000
+
+#: Claims still at an earlier, shorter budget (their runs cost many times an LSTM run:
+#: the lite Conv-TasNet about 0.5 s per step, the lite GCRNs 0.75 s); the chapters say so.
+BUDGETS = {"C2": 600, "ARCH": 600}
+
+#: Validation during training: :data:`VALID_POINTS` times per run, on :data:`N_VALID`
+#: fixed validation items (SI-SDR and PESQ-WB), the learning curves of the chapters.
+VALID_POINTS = 8
+N_VALID = 16
+
+
+def validation_protocol(r: Run) -> tuple[int, int, int]:
+    """``(valid_every, n_valid, valid_pesq)`` of run ``r``'s training: :data:`VALID_POINTS`
+    validations on :data:`N_VALID` items with PESQ; the claims of :data:`BUDGETS` keep the
+    protocol their first runs had (two validations on 8 items, no PESQ), so that their seeds
+    draw comparable learning curves. Chapter: 06_losses."""
+    if r.claim in BUDGETS:
+        return max(r.steps // 2, 1), 8, 0
+    return max(r.steps // VALID_POINTS, 1), N_VALID, N_VALID
+
+
+def budget(claim: str) -> int:
+    """The step budget of ``claim``'s runs (:data:`BUDGETS`, else :data:`STEPS`).
+    Chapter: 06_losses."""
+    return BUDGETS.get(claim, STEPS)
+
+
 def _runs(claim, rows, seeds, steps):
-    """Runs of ``rows`` ``(label, model, loss, overrides, loss_options[, only_seeds])``."""
+    """Runs of ``rows`` ``(label, model, loss, overrides, loss_options[, extra])``; ``extra``:
+    ``{"seeds": only these seeds, "mask_target": ...}``."""
     out = []
     for seed in seeds:
-        for label, model, loss, over, opts, *only in rows:
-            if not only or seed in only[0]:
-                out.append(Run(claim, label, model, loss, seed, steps, dict(over), dict(opts)))
+        for label, model, loss, over, opts, *extra in rows:
+            extra = dict(extra[0]) if extra else {}
+            only = extra.pop("seeds", None)
+            if only is None or seed in only:
+                out.append(Run(claim, label, model, loss, seed, steps, dict(over), dict(opts), **extra))
     return out
 
 
-def experiment(claim: str, seeds=(0, 1, 2), steps: int = 600) -> list[Run]:
+def experiment(claim: str, seeds=(0, 1, 2), steps: int | None = None) -> list[Run]:
     """The runs that test ``claim`` (``"C1"`` ... ``"C8"``, as the book numbers the guidebook's claims;
-    ``"ARCH"``: chapter 5's architecture comparison at one budget, claims C10 and C11).
-    Chapter: 05_complex_mapping."""
+    ``"C9"``: chapter 3's masking vs mapping; ``"ARCH"``: chapter 5's architecture comparison
+    at one budget, claims C10 and C11), at
+    ``steps`` (default :func:`budget`). Chapter: 05_complex_mapping."""
+    from sedemo.losses.combined import ENCODER_EMBEDDING_WEIGHT
+
+    steps = budget(claim) if steps is None else int(steps)
+    one = {"seeds": (0,)}
     table = {
         # C1: context (frames spliced on each side: +-k adds k frames of lookahead), loss,
         # and architecture, each varied alone around lstm_mask + compressed loss
@@ -92,17 +149,22 @@ def experiment(claim: str, seeds=(0, 1, 2), steps: int = 600) -> list[Run]:
                ("lstm_mask, context ±5", "lstm_mask", "compressed", {"context": 5, "right_context": 5}, {}),
                ("lstm_mask, loss SA", "lstm_mask", "sa", {}, {}),
                ("lstm_mask, loss SI-SDR", "lstm_mask", "si_sdr", {}, {}),
-               # the architecture swaps cost several times an LSTM run: one seed, read
-               # against the LSTM rows' seed spread
-               ("crn, compressed", "crn", "compressed", {}, {}, (0,)),
-               ("gcrn, compressed", "gcrn", "compressed", {}, {}, (0,))],
+               # the architecture swap costs several times an LSTM run: one seed, read
+               # against the LSTM rows' seed spread (the lite GCRN, about 40 CPU-minutes at
+               # this budget, is compared with the CRN at 600 steps in chapter 5's ARCH)
+               ("crn, compressed", "crn", "compressed", {}, {}, one)],
         # C2: L1 vs L2 on time-domain samples, one time-domain model
         "C2": [("tcn, MAE (L1)", "tcn", "mae", {}, {}),
                ("tcn, MSE (L2)", "tcn", "mse", {}, {})],
-        # C3: mask approximation vs signal approximation (magnitude, phase-sensitive, complex)
-        "C3": [("MA (IRM target)", "lstm_mask", "ma", {}, {}),
-               ("SA", "lstm_mask", "sa", {}, {}),
-               ("PSA", "lstm_mask", "psa", {}, {}),
+        # C3: mask approximation vs signal approximation, each pair with one target: MA
+        # on the IAM |S|/|Y| (clipped to [0, 1], the mask's range) vs SA, whose optimum is
+        # that mask; MA on the PSM vs PSA, likewise; the IRM (MA only) and the complex SA
+        # (no real-mask counterpart) as two more points
+        "C3": [("MA, IAM target", "lstm_mask", "ma", {}, {}, {"mask_target": "IAM"}),
+               ("SA (IAM is its optimum)", "lstm_mask", "sa", {}, {}),
+               ("MA, PSM target", "lstm_mask", "ma", {}, {}, {"mask_target": "PSM"}),
+               ("PSA (PSM is its optimum)", "lstm_mask", "psa", {}, {}),
+               ("MA, IRM target", "lstm_mask", "ma", {}, {}, {"mask_target": "IRM"}),
                ("complex SA", "lstm_mask", "csa", {}, {})],
         # C4-C8 use the masking model too: the claims are about the loss, and a lite
         # LSTM run costs about a minute where a lite GCRN costs about eight.
@@ -110,24 +172,36 @@ def experiment(claim: str, seeds=(0, 1, 2), steps: int = 600) -> list[Run]:
         "C4": [("complex L1 (p=1)", "lstm_mask", "complex_l1", {}, {}),
                ("complex L2 (p=2)", "lstm_mask", "complex_l2", {}, {})],
         # C5: the embedding loss as a regulariser
+        # (the embedding of a trained network: the pretrained ULCRN's encoder; of a random
+        # network: the frozen random-feature stand-in)
         "C5": [("compressed", "lstm_mask", "compressed", {}, {}),
-               ("compressed + embedding", "lstm_mask", "compressed+embedding", {}, {})],
-        # C7: SI-SDR alone vs compressed spectral vs both
-        "C7": [("SI-SDR", "lstm_mask", "si_sdr", {}, {}),
-               ("compressed", "lstm_mask", "compressed", {}, {}),
-               ("SI-SDR + compressed", "lstm_mask", "si_sdr+compressed", {}, {})],
+               ("compressed + embedding (trained encoder)", "lstm_mask", "compressed+embedding", {},
+                {"encoder": "ulcrn", "weight": ENCODER_EMBEDDING_WEIGHT}),
+               ("compressed + embedding (random network)", "lstm_mask", "compressed+embedding", {}, {})],
+        # C7: SI-SDR alone vs compressed spectral vs both, on the LSTM *mapping* model (it
+        # predicts the clean magnitude, so unlike a mask in [0, 1] its gain is free)
+        "C7": [("SI-SDR", "lstm_map", "si_sdr", {}, {}),
+               ("compressed", "lstm_map", "compressed", {}, {}),
+               ("SI-SDR + compressed", "lstm_map", "si_sdr+compressed", {}, {})],
         # C8: a metric-like loss improves mainly its own metric?
         "C8": [("STOI-like", "lstm_mask", "stoi_like", {}, {}),
                ("SI-SDR", "lstm_mask", "si_sdr", {}, {}),
                ("spectral (compressed)", "lstm_mask", "compressed", {}, {})],
+        # chapter 3 (C9): masking vs mapping, one body, one loss (the same trained models as
+        # C1's baseline and C7's compressed row: reused, not trained again)
+        "C9": [("masking (lstm_mask)", "lstm_mask", "compressed", {}, {}),
+               ("mapping (lstm_map)", "lstm_map", "compressed", {}, {})],
         # chapter 5 (C10 trained, C11): the architectures at one budget and one loss (the
-        # direct magnitude+phase model needs its own loss), lite widths, one seed
-        "ARCH": [("CRN (magnitude)", "crn", "compressed", {}, {}, (0,)),
-                 ("GCRN (Re/Im, two decoders)", "gcrn", "compressed", {}, {}, (0,)),
+        # direct magnitude+phase model also with its own loss), lite widths, three seeds
+        "ARCH": [("CRN (magnitude)", "crn", "compressed", {}, {}),
+                 ("GCRN (Re/Im, two decoders)", "gcrn", "compressed", {}, {}),
                  ("GCRN, one decoder (matched)", "gcrn_1dec", "compressed",
-                  {"decoder_channels": (52, 52, 28, 16)}, {}, (0,)),
-                 ("GCRN, magnitude only", "gcrn_mag", "compressed", {}, {}, (0,)),
-                 ("GCRN, magnitude + phase", "gcrn_magphase", "mag_phase", {}, {}, (0,))],
+                  {"decoder_channels": (52, 52, 28, 16)}, {}),
+                 ("GCRN, magnitude only", "gcrn_mag", "compressed", {}, {}),
+                 # direct magnitude + phase regression, with the same loss as the others (on the
+                 # complex spectrum it outputs) and with its own magnitude + wrapped-phase loss
+                 ("GCRN, magnitude + phase (same loss)", "gcrn_magphase", "compressed", {}, {}),
+                 ("GCRN, magnitude + phase", "gcrn_magphase", "mag_phase", {}, {})],
     }
     if claim not in table:
         raise ValueError(f"unknown claim {claim!r}; trained experiments exist for {sorted(table)}")
@@ -142,14 +216,17 @@ RUN_METRICS = ("pesq_wb", "stoi", "estoi", "si_sdr", "cd", "level_db", "absent_d
 
 #: seconds of the listening excerpt a seed-0 run saves (see :func:`excerpt_item`)
 EXCERPT_SECONDS = 4.0
+#: SNR of the listening excerpt: at 5 dB the lite models differ audibly (at 0 dB they
+#: sound alike); results made before carry their own item (a 0-dB one)
+EXCERPT_SNR_DB = 5.0
 
 
-def excerpt_item(items):
-    """The test item every run enhances for listening: the first item at 0 dB SNR of
+def excerpt_item(items, snr_db: float = EXCERPT_SNR_DB):
+    """The test item every run enhances for listening: the first item at ``snr_db`` of
     ``items`` (by id), so that chapter 6 plays one noisy clip through every loss.
     Chapter: 06_losses."""
-    at0 = sorted((it for it in items if float(it.snr_db) == 0.0), key=lambda it: it.id)
-    return at0[0] if at0 else sorted(items, key=lambda it: it.id)[0]
+    at = sorted((it for it in items if float(it.snr_db) == float(snr_db)), key=lambda it: it.id)
+    return at[0] if at else sorted(items, key=lambda it: it.id)[0]
 
 
 def _reuse(r: Run, out_dir: Path) -> tuple[dict, Run] | None:
@@ -163,14 +240,26 @@ def _reuse(r: Run, out_dir: Path) -> tuple[dict, Run] | None:
     return None
 
 
+def stored_steps(path: str | Path) -> int | None:
+    """The step budget of the stored result ``path``, or None when there is none (missing
+    or unreadable file). Chapter: 06_losses."""
+    try:
+        return int(json.loads(path.read_text())["run"]["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = None,
-        which=RUN_METRICS, force: bool = False) -> Path:
+        which=RUN_METRICS, force: bool = False, work: str | Path | None = None) -> Path:
     """Train run ``r`` (one thread), evaluate it on the balanced test subset
     (``per_cell`` items per SNR x noise type) and write ``out_dir/<key>.json``.
 
-    An existing result is kept unless ``force``; a result of another claim with the
-    same :attr:`Run.fingerprint` is copied (marked ``"reused_from"``) instead of
-    training the same model twice. Seed 0 also writes the enhanced
+    An existing result of ``r``'s budget is kept unless ``force`` (one of another
+    budget is replaced); a result of another claim with the same :attr:`Run.fingerprint`
+    is copied (marked ``"reused_from"``) instead of training the same model twice.
+    ``work``: a folder for the training directories (``work/<Run.work_name>``, kept, so
+    an interrupted run resumes and a constant-rate run can later be made longer);
+    default a temporary folder, removed afterwards. Seed 0 also writes the enhanced
     :func:`excerpt_item` (first :data:`EXCERPT_SECONDS` s) to
     ``out_dir/audio/<claim>__<label>.flac``. Returns the result path.
     Chapter: 06_losses."""
@@ -180,7 +269,7 @@ def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = Non
 
     out_dir = Path(out_dir)
     path = out_dir / f"{r.key}.json"
-    if path.exists() and not force:
+    if path.exists() and not force and stored_steps(path) == r.steps:
         return path
     if not force:
         found = _reuse(r, out_dir)
@@ -192,12 +281,12 @@ def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = Non
                 shutil.copyfile(source_excerpt, excerpt_path(out_dir, r))
             return path
     with torch_threads(1):  # training and scoring on one thread, restored afterwards
-        payload = _train_and_score(r, out_dir, per_cell, corpus, which)
+        payload = _train_and_score(r, out_dir, per_cell, corpus, which, work)
     _write_json(path, payload)
     return path
 
 
-def _train_and_score(r: Run, out_dir: Path, per_cell: int, corpus, which) -> dict:
+def _train_and_score(r: Run, out_dir: Path, per_cell: int, corpus, which, work=None) -> dict:
     """Train run ``r`` and score it (the body of :func:`run`); returns its result payload."""
     import tempfile
 
@@ -206,13 +295,17 @@ def _train_and_score(r: Run, out_dir: Path, per_cell: int, corpus, which) -> dic
     from sedemo.evaluation import scoring
 
     overrides = {**LITE.get(r.model, {}), **r.overrides}
-    cfg = train.TrainConfig(model=r.model, model_overrides=overrides, loss=r.loss, loss_options=r.loss_options,
-                            steps=r.steps, seed=r.seed, threads=1, valid_every=max(r.steps // 2, 1),
-                            ckpt_every=r.steps, n_valid=8, progress=False, dynamic_mix=True, corpus=corpus,
-                            out=tempfile.mkdtemp(prefix=f"sedemo-{r.key}-"))
-    t0 = time.perf_counter()
-    result = train.train(cfg)
-    seconds = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(prefix=f"sedemo-{r.key}-") as tmp:
+        run_dir = Path(work) / r.work_name if work is not None else Path(tmp)
+        valid_every, n_valid, valid_pesq = validation_protocol(r)
+        cfg = train.TrainConfig(model=r.model, model_overrides=overrides, loss=r.loss, loss_options=r.loss_options,
+                                mask_target=r.mask_target, steps=r.steps, seed=r.seed, threads=1,
+                                valid_every=valid_every, ckpt_every=valid_every, n_valid=n_valid,
+                                valid_pesq=valid_pesq, progress=False, dynamic_mix=True,
+                                corpus=corpus, out=str(run_dir), resume="auto" if work is not None else False)
+        t0 = time.perf_counter()
+        result = train.train(cfg)
+        seconds = time.perf_counter() - t0
     model = result["model"].eval()
     items = scoring.balanced_subset(data.load_corpus(corpus).items("test"), per_cell)
     enhancer = scoring.model_enhancer(model)
@@ -220,58 +313,72 @@ def _train_and_score(r: Run, out_dir: Path, per_cell: int, corpus, which) -> dic
     payload = {"run": asdict(r), "model_overrides": overrides, "parameters": models.count_parameters(model),
                "train_seconds": seconds, "command": cfg.command(), "log": result["log"], "rows": rows}
     if r.seed == 0:
-        item, clean, noisy = write_excerpt_references(out_dir, items)
+        # the claims still at an older budget keep the listening item of their first runs
+        snr = 0.0 if r.claim in BUDGETS else EXCERPT_SNR_DB
+        item, clean, noisy = write_excerpt_references(out_dir, items, snr)
         n = int(EXCERPT_SECONDS * 16000)
         audio.save(excerpt_path(out_dir, r), np.asarray(enhancer(noisy, clean))[:n], 16000)
-        payload["excerpt"] = {"item": item.id, "seconds": EXCERPT_SECONDS}
+        payload["excerpt"] = {"item": item.id, "seconds": EXCERPT_SECONDS, "snr_db": float(item.snr_db)}
     return payload
 
 
-def write_excerpt_references(out_dir: str | Path, items):
+def _reference_path(folder: Path, name: str, item_id: str | None) -> Path:
+    """``audio/excerpt_<item>_<name>.flac`` (or the older ``excerpt_<name>.flac`` of the
+    runs made before the excerpt carried its item)."""
+    return folder / "audio" / (f"excerpt_{item_id}_{name}.flac" if item_id else f"excerpt_{name}.flac")
+
+
+def write_excerpt_references(out_dir: str | Path, items, snr_db: float = EXCERPT_SNR_DB):
     """Write the noisy and clean :func:`excerpt_item` of ``items`` (first
-    :data:`EXCERPT_SECONDS` s) to ``out_dir/audio/excerpt_{noisy,clean}.flac`` unless
-    they exist, so that chapter 6 plays the input the committed excerpts were made
-    from even when its own corpus differs. Returns the item and its (whole) clean and
-    noisy signals.
+    :data:`EXCERPT_SECONDS` s) to ``out_dir/audio/excerpt_<item>_{noisy,clean}.flac``
+    unless they exist, so that chapter 6 plays the input the committed excerpts were
+    made from even when its own corpus differs. Returns the item and its (whole) clean
+    and noisy signals.
     Chapter: 06_losses."""
     from sedemo.dsp import audio
 
-    item = excerpt_item(items)
-    folder = Path(out_dir) / "audio"
+    item = excerpt_item(items, snr_db)
     n = int(EXCERPT_SECONDS * 16000)
     clean, noisy = item.load()
     for name, x in (("noisy", noisy), ("clean", clean)):
-        if not (folder / f"excerpt_{name}.flac").exists():
-            audio.save(folder / f"excerpt_{name}.flac", np.asarray(x)[:n], 16000)
+        p = _reference_path(Path(out_dir), name, item.id)
+        if not p.exists():
+            audio.save(p, np.asarray(x)[:n], 16000)
     return item, clean, noisy
 
 
 def load_excerpts(claim: str, out_dir: str | Path | None = None) -> dict:
     """The listening excerpts of ``claim``: ``{"noisy": x, "clean": x, <label>: x, ...}``,
-    float32 ``(L,)`` at 16 kHz, the labels in the order of :func:`experiment`. Labels
-    whose seed-0 run has no excerpt are left out. Chapter 6.
+    float32 ``(L,)`` at 16 kHz, the labels in the order of :func:`experiment`; the noisy
+    and clean clip are those of the item the claim's seed-0 runs enhanced
+    (``result["excerpt"]["item"]``). Labels whose seed-0 run has no excerpt, or one of
+    another item, are left out.
     Chapter: 06_losses."""
     from sedemo.dsp import audio
 
     folder = Path(out_dir or RESULTS_DIR)
+    seed0 = {res["run"]["label"]: res["excerpt"] for res in load_results(folder, claim)
+             if res["run"]["seed"] == 0 and "excerpt" in res}
+    excerpt = next(iter(seed0.values()), {})
+    item_id = excerpt["item"] if "snr_db" in excerpt else None  # older results: excerpt_{noisy,clean}.flac
     out = {}
     for name in ("noisy", "clean"):
-        p = folder / "audio" / f"excerpt_{name}.flac"
+        p = _reference_path(folder, name, item_id)
         if p.exists():
             out[name] = audio.load(p)
     for r in experiment(claim, seeds=(0,)):
         p = excerpt_path(folder, r)
-        if p.exists():
+        if p.exists() and seed0.get(r.label, {}).get("item", excerpt.get("item")) == excerpt.get("item"):
             out[r.label] = audio.load(p)
     return out
 
 
 def claim_summary(claim: str, out_dir: str | Path | None = None, which=RUN_METRICS):
-    """:func:`summary` of ``claim``'s results if every run label of :func:`experiment`
-    has at least one seed, else None. ``which`` may name ``band_err`` for the
+    """:func:`summary` of ``claim``'s results at its :func:`budget` if every run label of
+    :func:`experiment` has at least one seed there, else None. ``which`` may name ``band_err`` for the
     per-band columns. Chapter 6 shows a claim only when this is not None.
     Chapter: 06_losses."""
-    res = load_results(out_dir, claim)
+    res = [r for r in load_results(out_dir, claim) if r["run"]["steps"] == budget(claim)]
     if not res or {r["run"]["label"] for r in res} != {r.label for r in experiment(claim)}:
         return None
     from sedemo.evaluation.analysis import band_names
@@ -399,6 +506,11 @@ def matched_to(x: np.ndarray, reference: np.ndarray, sample_rate: int = 16000) -
     return np.asarray(x, dtype=np.float64) * 10.0 ** (gain_db / 20.0)
 
 
+#: encoding of :func:`listening`'s pre-rendered variants (spectrogram dpi, MP3 bitrate)
+LISTENING_DPI = 64
+LISTENING_BITRATE = "40k"
+
+
 def listening(claim: str, out_dir: str | Path | None = None, mode: str | None = None):
     """A listening control for ``claim``: one noisy test clip (0 dB SNR, the first
     :data:`EXCERPT_SECONDS` s of :func:`excerpt_item`) enhanced by the seed-0 model of
@@ -422,7 +534,7 @@ def listening(claim: str, out_dir: str | Path | None = None, mode: str | None = 
 
     def render(label):
         x = clips[label]
-        fig, ax = plt.subplots(figsize=(7, 2.6), layout="constrained")
+        fig, ax = plt.subplots(figsize=(6.5, 2.2), layout="constrained")
         plots.spectrogram(x, ax=ax, title=label)
         if label == "clean":
             return [fig, {label: x}]
@@ -432,7 +544,10 @@ def listening(claim: str, out_dir: str | Path | None = None, mode: str | None = 
         players = {"as output": x, "level-matched to clean (P.56)": np.clip(matched_to(x, clean), -1.0, 1.0)}
         return [fig, players, scores]
 
-    return widgets.switcher(order, render, label=f"{claim}: model trained with", sample_rate=16000, mode=mode)
+    # chapter 6 has seven of these (about 25 variants): a lighter image and audio encoding
+    # keeps the page within the site's page-weight budget (tests/test_site.py)
+    return widgets.switcher(order, render, label=f"{claim}: model trained with", sample_rate=16000, mode=mode,
+                            dpi=LISTENING_DPI, bitrate=LISTENING_BITRATE)
 
 
 def typical_spread(metric: str, claims=CLAIMS, out_dir: str | Path | None = None) -> float:
@@ -442,10 +557,17 @@ def typical_spread(metric: str, claims=CLAIMS, out_dir: str | Path | None = None
     Chapter: 05_complex_mapping."""
     stds = []
     for claim in claims:
-        res = load_results(out_dir, claim)
+        res = [r for r in load_results(out_dir, claim) if r["run"]["steps"] == budget(claim)]
         if not res:
             continue
         t = summary(res, which=(metric,) if metric != "si_sdr_i" else ("si_sdr",))
         ok = t[("seeds", "n")] >= 2
         stds += list(t.loc[ok, (metric, "std")].dropna())
     return float(np.median(stds)) if stds else float("nan")
+
+
+# statistics over the stored results (learning curves, ranking changes, paired intervals),
+# kept in their own module and offered here, where the chapters look for them
+from sedemo.evaluation.experiment_stats import (  # noqa: E402, F401
+    difference_intervals, item_means, learning_curves, ranking_change,
+)

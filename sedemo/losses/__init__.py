@@ -48,7 +48,8 @@ from sedemo.losses.masking import (
     complex_signal_approximation_loss, mask_approximation_loss, phase_sensitive_approximation_loss,
     signal_approximation_loss,
 )
-from sedemo.losses.perceptual import EmbeddingLoss, RandomFeatureNet, embedding_loss, stoi_like_loss, third_octave_bands
+from sedemo.losses.perceptual import (EmbeddingLoss, ModelEncoder, RandomFeatureNet, embedding_loss, encoder_network,
+                                     stoi_like_loss, third_octave_bands)
 from sedemo.losses.registry import LOSS_INPUTS, LOSSES, get_loss
 from sedemo.losses.spectral import (
     MR_STFT_RESOLUTIONS, complex_l1, complex_l2, compressed_complex_loss, compressed_complex_loss_from_spectra,
@@ -67,7 +68,7 @@ __all__ = [
     "snr_loss", "ratio_sdr_loss", "si_sdr_loss", "sd_sdr_loss",
     "multi_resolution_stft_loss", "MR_STFT_RESOLUTIONS",
     "stoi_like_loss", "third_octave_bands",
-    "RandomFeatureNet", "EmbeddingLoss", "embedding_loss",
+    "RandomFeatureNet", "EmbeddingLoss", "embedding_loss", "ModelEncoder", "encoder_network",
     "Combined", "combined_loss", "si_sdr_compressed_loss", "compressed_embedding_loss", "SI_SDR_COMPRESSED_WEIGHT", "EMBEDDING_WEIGHT",
     "LOSSES", "LOSS_INPUTS", "get_loss",
 ]

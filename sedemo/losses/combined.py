@@ -132,12 +132,19 @@ def si_sdr_compressed_loss(
 
 #: Weight of the embedding term in :func:`compressed_embedding_loss` (see there).
 EMBEDDING_WEIGHT = 0.01
+#: Weight of the embedding term when the embedding is the pretrained ULCRN's encoder
+#: (``encoder="ulcrn"``), by the same rule as :data:`EMBEDDING_WEIGHT`: on noisy
+#: training mixtures (48 items of 2 s) that embedding distance is a median 3.5 times
+#: the compressed loss (10-90 %: 2.0-6.4; the random network's is 21 times), so 0.05
+#: makes the term about a sixth of the main one (a tenth to a third), like 0.01 for the
+#: random network (about a fifth).
+ENCODER_EMBEDDING_WEIGHT = 0.05
 
 
 def compressed_embedding_loss(
     *, estimate: ArrayLike, reference: ArrayLike, weight: float = EMBEDDING_WEIGHT,
     c: float = 0.3, lam: float = 0.3, cfg: STFTConfig = DEFAULT, p: float = 1, seed: int = 0,
-    reduction: str = "mean",
+    encoder: str | None = None, reduction: str = "mean",
 ) -> torch.Tensor:
     """Compressed complex loss + weight × embedding loss: the regularised loss of claim C5.
 
@@ -148,12 +155,14 @@ def compressed_embedding_loss(
     on noisy training mixtures of the book's corpus the embedding loss is 10-40 times
     the compressed loss (1.2-3.3 vs 0.03-0.26), and ``weight`` = 0.01 makes it about a
     tenth to a third of the main term. Our choice, reported in chapter 6 (C5).
+    ``encoder``: embed with a trained network instead (:func:`sedemo.losses.perceptual.encoder_network`,
+    e.g. ``"ulcrn"``), then with ``weight`` = :data:`ENCODER_EMBEDDING_WEIGHT`.
     Chapter: 06_losses.
     """
     fn = "compressed_embedding_loss"
     e, r = _waveforms(fn, estimate, reference)
     a = compressed_complex_loss(estimate=e, reference=r, c=c, lam=lam, cfg=cfg, reduction="none")
-    b = embedding_loss(estimate=e, reference=r, p=p, seed=seed, reduction="none")
+    b = embedding_loss(estimate=e, reference=r, p=p, seed=seed, encoder=encoder, reduction="none")
     return _reduce(a + weight * b, reduction, fn)
 
 

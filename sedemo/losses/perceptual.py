@@ -240,18 +240,68 @@ class EmbeddingLoss(torch.nn.Module):
         return _reduce(torch.stack(per_layer).mean(0), reduction, "EmbeddingLoss")
 
 
+class ModelEncoder(torch.nn.Module):
+    """The encoder of a trained enhancement model as a frozen feature network: waveforms
+    ``(batch, time)`` -> the list of the encoder's activations (the model's
+    ``encode(stft(x))``; the STFT of the model's own ``stft_config``).
+
+    With the book's pretrained ULCRN (:func:`sedemo.models.load_pretrained`, trained on
+    8.5 h of speech of 42 speakers in 25 languages, none of them in chapter 6's test
+    split) this is a *trained* speech embedding, the offline stand-in for wav2vec 2.0 or
+    PANN features in claim C5: its layers respond to what the model learned to separate
+    speech from noise. Frozen and kept in ``eval()``. Chapter 6 (C5).
+    Chapter: 06_losses.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        if not callable(getattr(model, "encode", None)):
+            raise TypeError(f"ModelEncoder: {type(model).__name__} has no encode(); use a model with an "
+                            "encoder that returns its activations (e.g. the ULCRN)")
+        self.model = model
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.model.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.model.encode(stft(x, self.model.stft_config))
+
+
+def encoder_network(name: str) -> ModelEncoder:
+    """:class:`ModelEncoder` of the pretrained model ``name`` (a name of
+    :func:`sedemo.models.load_pretrained` with an ``encode`` method: ``"ulcrn"``), built once
+    per process. Chapter: 06_losses."""
+    key = ("encoder", str(name))
+    if key not in _EMBEDDING_CACHE:
+        from sedemo import models
+
+        _EMBEDDING_CACHE[key] = ModelEncoder(models.load_pretrained(name))
+    return _EMBEDDING_CACHE[key]
+
+
 _EMBEDDING_CACHE: dict = {}
 
 
 def embedding_loss(*, estimate: ArrayLike, reference: ArrayLike, p: float = 1, seed: int = 0,
-                   network: torch.nn.Module | None = None, reduction: str = "mean") -> torch.Tensor:
+                   network: torch.nn.Module | None = None, encoder: str | None = None,
+                   reduction: str = "mean") -> torch.Tensor:
     """Functional form of :class:`EmbeddingLoss` (same formula and network).
 
-    Without ``network`` it uses the :class:`RandomFeatureNet` of ``seed``, built
-    once per (seed, dtype, device) and cached. A regulariser (C5), chapter 6.
+    ``encoder``: the name of a pretrained model whose encoder gives the embedding
+    (:func:`encoder_network`, e.g. ``"ulcrn"``: a trained network). Without ``network``
+    or ``encoder`` it uses the :class:`RandomFeatureNet` of ``seed``, built once per
+    (seed, dtype, device) and cached. A regulariser (C5), chapter 6.
     Chapter: 06_losses.
     """
     e, _ = _waveforms("embedding_loss", estimate, reference)
+    if network is not None and encoder is not None:
+        raise ValueError("embedding_loss: give network= or encoder=, not both")
+    if encoder is not None:
+        network = encoder_network(encoder)
     if network is None:
         key = (int(seed), e.dtype, str(e.device))
         if key not in _EMBEDDING_CACHE:

@@ -50,6 +50,40 @@ class LSTMEnhancer(SEModel):
         h, _ = self.lstm(self.features(spec).transpose(1, 2))  # (B, T, H)
         return self.output_head(h, spec)
 
+    def estimate_without_waiting(self, noisy_spec: torch.Tensor) -> dict:
+        """What a frame-by-frame stream computes when it does **not** wait for the future
+        this model was trained to read (chapter 7's causality mistake made audible).
+
+        Frame ``t`` is computed when frame ``t`` arrives, with the states the stream
+        carried from earlier frames: spliced future frames (``right_context``) are not
+        there yet, so their slots hold frame ``t`` itself (the replication padding the
+        model saw at the end of each training crop); a backward LSTM direction
+        (``bidirectional``) can only start at frame ``t`` from a zero state, so it reads
+        frame ``t`` alone. The forward direction carries its state as usual. For a causal
+        LSTM (unidirectional, ``right_context=0``) this equals :meth:`estimate`.
+        ``noisy_spec`` complex ``(B, F, T)``; returns :meth:`estimate`'s dict.
+        Chapter: 07_causality."""
+        c = self.config
+        spec = self._prepare(noisy_spec)
+        feats = self._log_feats(spec)  # (B, F, T)
+        if c.context or c.right_context:
+            past = splice(feats, c.context, 0)
+            feats = torch.cat([past] + [feats] * c.right_context, dim=-2)
+        x = feats.transpose(1, 2)  # (B, T, D)
+        if not c.bidirectional:
+            h, _ = self.lstm(x)
+            return self.output_head(h, spec)
+        rnn = self.lstm
+        for layer in range(rnn.num_layers):
+            w = {name: getattr(rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            h_fwd, _ = _unidirectional(x, w)
+            wr = {name: getattr(rnn, f"{name}_l{layer}_reverse") for name in ("bias_ih", "bias_hh", "weight_ih")}
+            gates = x @ wr["weight_ih"].T + wr["bias_ih"] + wr["bias_hh"]  # zero state: no W_hh term
+            i, _, g, o = gates.chunk(4, dim=-1)
+            h_bwd = torch.sigmoid(o) * torch.tanh(torch.sigmoid(i) * torch.tanh(g))
+            x = torch.cat([h_fwd, h_bwd], dim=-1)
+        return self.output_head(x, spec)
+
     def streaming_blocker(self) -> str | None:
         """Why this LSTM enhancer cannot stream (bidirectional, or future frames spliced), or
         ``None``. Claim C12. Chapter: 07_causality."""
@@ -122,3 +156,14 @@ class LSTMEnhancer(SEModel):
         return {"spec": mag * _unit_phase(spec), "magnitude": mag_c}
 
 
+def _unidirectional(x: torch.Tensor, w: dict) -> tuple[torch.Tensor, None]:
+    """One forward LSTM layer with the weights ``w`` (``weight_ih``, ``weight_hh``,
+    ``bias_ih``, ``bias_hh`` of an ``nn.LSTM`` layer) on ``x (B, T, D)`` from a zero state;
+    returns ``(h (B, T, H), None)``."""
+    hidden = w["weight_hh"].shape[1]
+    rnn = nn.LSTM(x.shape[-1], hidden, batch_first=True).to(dtype=x.dtype, device=x.device)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(rnn, f"{name}_l0").copy_(w[name])
+    h, _ = rnn(x)
+    return h, None

@@ -175,6 +175,23 @@ class ULCRN(SEModel):
         m = torch.matmul(self.erb_synthesis, m.transpose(2, 3))  # (B, 2, F, T)
         return m[:, 0], m[:, 1], {"conv": conv, "tra": tra, "rnn": rnn}
 
+    def encode(self, noisy_spec: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's activations for a noisy STFT ``(B, F, T)`` complex: the two
+        strided convolutions and each GT block, ``(B, C, T, Fb/2)`` and ``(B, C, T, Fb/4)``
+        (``C`` = ``channels``). Causal, like the whole model. Used as a trained
+        speech embedding by :class:`sedemo.losses.ModelEncoder` (claim C5).
+        Chapter: 06_losses."""
+        spec = self._prepare(noisy_spec)
+        x = self.conv1(self._features(spec.real, spec.imag))
+        feats = [x]
+        x = self.conv2(x)
+        feats.append(x)
+        state = self.init_state(spec.shape[0])
+        for k, blk in enumerate(self.enc_blocks):
+            x, _, _ = blk(x, state["conv"][k], state["tra"][k])
+            feats.append(x)
+        return feats
+
     @staticmethod
     def _masked(mr, mi, re, im):
         return mr * re - mi * im, mr * im + mi * re

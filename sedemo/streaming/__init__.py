@@ -64,7 +64,9 @@ from sedemo.streaming.onnx_export import (
     OnnxStep, export_onnx, onnx_sidecar, resolve_onnx_model, stream_onnx, time_onnx_step,
 )
 from sedemo.streaming.rtf import TimedStream, cpu_name, measure_rtf, timed_stream
+from sedemo.streaming.without_waiting import enhance_without_waiting
 
 __all__ = ["StreamingEnhancer", "TimeStreamingEnhancer", "stream_file", "measure_rtf", "cpu_name",
            "FramePlan", "frame_plan", "timed_stream", "TimedStream",
-           "OnnxStep", "export_onnx", "onnx_sidecar", "resolve_onnx_model", "stream_onnx", "time_onnx_step"]
+           "OnnxStep", "export_onnx", "onnx_sidecar", "resolve_onnx_model", "stream_onnx", "time_onnx_step",
+           "enhance_without_waiting"]
