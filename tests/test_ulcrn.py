@@ -299,3 +299,24 @@ def test_encoder_embedding_weight_keeps_the_term_a_regulariser():
     main = L.compressed_complex_loss(estimate=e, reference=r)
     term = L.combined.ENCODER_EMBEDDING_WEIGHT * L.embedding_loss(estimate=e, reference=r, encoder="ulcrn")
     assert 0.1 < float(term / main) < 0.5
+
+
+def test_encoder_embedding_has_finite_gradients_at_silence():
+    """A silent (all-zero) or nearly silent estimate: the power-law compression of the
+    encoder has an unbounded gradient at |Y| -> 0 without ModelEncoder's floor (a training
+    run diverged on it); with the floor every gradient is finite. The floor leaves the
+    model's own computation alone (floor=0)."""
+    from sedemo import losses as L
+
+    torch.manual_seed(2)
+    r = 0.1 * torch.randn(1, 8000)
+    for e0 in (torch.zeros(1, 8000), 1e-7 * torch.randn(1, 8000)):
+        e = e0.clone().requires_grad_(True)
+        L.embedding_loss(estimate=e, reference=r, encoder="ulcrn").backward()
+        assert torch.isfinite(e.grad).all()
+    m = M.build_model("ulcrn").eval()
+    spec = stft(0.1 * torch.randn(1, 4000), m.stft_config)
+    with torch.no_grad():
+        plain = m._features(spec.real, spec.imag)
+        floored = m._features(spec.real, spec.imag, floor=1e-5)
+    torch.testing.assert_close(plain, floored)  # no bin of this signal is below the floor

@@ -253,6 +253,11 @@ class ModelEncoder(torch.nn.Module):
     Chapter: 06_losses.
     """
 
+    #: magnitude floor of the encoder's power-law compression (1e-5, -100 dB re a full-scale
+    #: bin): without it the gradient of ``|Y|^(c-1)`` is unbounded at ``|Y| -> 0`` and a run
+    #: diverged (chapter 6, C5); speech and noise bins of the corpus lie far above it
+    FLOOR = 1e-5
+
     def __init__(self, model: torch.nn.Module):
         super().__init__()
         if not callable(getattr(model, "encode", None)):
@@ -268,7 +273,7 @@ class ModelEncoder(torch.nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.model.encode(stft(x, self.model.stft_config))
+        return self.model.encode(stft(x, self.model.stft_config), floor=self.FLOOR)
 
 
 def encoder_network(name: str) -> ModelEncoder:

@@ -145,11 +145,16 @@ class ULCRN(SEModel):
             nn.BatchNorm2d(2))
 
     # ------------------------------------------------------------------ the one computation
-    def _features(self, re, im):
+    def _features(self, re, im, floor: float = 0.0):
         """``(B, F, T)`` real and imaginary parts -> ``(B, 9, T, Fb)``: compressed (re, im,
-        magnitude) on the ERB bands, with SFE."""
+        magnitude) on the ERB bands, with SFE. ``floor``: a magnitude below which the
+        compression's scale ``|Y|^(c-1)`` stops growing (0: the model's own computation)."""
         scale, mag2 = compress_scale(re, im, self.config.compress)  # |Y|^(c-1); 0 stays 0
-        x = torch.stack([re * scale, im * scale, mag2.sqrt() * scale], dim=1)  # (B, 3, F, T)
+        mag = mag2.sqrt()
+        if floor > 0:  # finite gradients at |Y| -> 0 (sqrt's and the power's)
+            floored = mag2.clamp_min(floor * floor)
+            scale, mag = floored.pow((self.config.compress - 1.0) / 2.0), floored.sqrt()
+        x = torch.stack([re * scale, im * scale, mag * scale], dim=1)  # (B, 3, F, T)
         x = torch.matmul(self.erb_analysis, x)  # (B, 3, Fb, T)
         return _sfe(x.transpose(2, 3))  # (B, 9, T, Fb)
 
@@ -175,14 +180,16 @@ class ULCRN(SEModel):
         m = torch.matmul(self.erb_synthesis, m.transpose(2, 3))  # (B, 2, F, T)
         return m[:, 0], m[:, 1], {"conv": conv, "tra": tra, "rnn": rnn}
 
-    def encode(self, noisy_spec: torch.Tensor) -> list[torch.Tensor]:
+    def encode(self, noisy_spec: torch.Tensor, floor: float = 0.0) -> list[torch.Tensor]:
         """The encoder's activations for a noisy STFT ``(B, F, T)`` complex: the two
         strided convolutions and each GT block, ``(B, C, T, Fb/2)`` and ``(B, C, T, Fb/4)``
-        (``C`` = ``channels``). Causal, like the whole model. Used as a trained
-        speech embedding by :class:`sedemo.losses.ModelEncoder` (claim C5).
+        (``C`` = ``channels``). Causal, like the whole model. ``floor``: see
+        :meth:`_features`; a loss that takes gradients through the encoder needs one,
+        because ``|Y|^(c-1)`` is unbounded as ``|Y| -> 0``. Used as a trained speech
+        embedding by :class:`sedemo.losses.ModelEncoder` (claim C5).
         Chapter: 06_losses."""
         spec = self._prepare(noisy_spec)
-        x = self.conv1(self._features(spec.real, spec.imag))
+        x = self.conv1(self._features(spec.real, spec.imag, floor))
         feats = [x]
         x = self.conv2(x)
         feats.append(x)
