@@ -69,9 +69,9 @@ def probe(work: Path, jobs: int) -> int:
         if proc.wait() != 0:
             print(f"probe run {loss} failed (exit {proc.returncode})", file=sys.stderr)
             return 1
-        for src, suffix in (("log.jsonl", "log.jsonl"), ("config.json", "config.json")):
-            with atomic_output(dest / f"probe_lstm_mask_{loss}.{suffix}") as tmp:
-                shutil.copyfile(work / f"lstm_{loss}" / src, tmp)
+        for name in ("log.jsonl", "config.json"):
+            with atomic_output(dest / f"probe_lstm_mask_{loss}.{name}") as tmp:
+                shutil.copyfile(work / f"lstm_{loss}" / name, tmp)
     print(f"probe logs -> {dest}")
     return 0
 

@@ -640,4 +640,3 @@ def gradient_map(model, example, time_dim=2, t_out: int = -1, output_time_dim=No
             continue
         acc += (g.abs() ** 2).movedim(td, 0).reshape(x.shape[td], -1).sum(1).detach().cpu().double()
     return (acc / n_directions).sqrt().numpy()
-

@@ -18,14 +18,12 @@ def item_means(claim: str, out_dir: str | Path | None = None) -> list[dict]:
     improvement as ``si_sdr_i``): the input of
     :func:`sedemo.evaluation.uncertainty.paired_bootstrap` over the test items.
     Chapter: 06_losses."""
-    from sedemo.evaluation.experiments import budget, load_results
-
     import pandas as pd
 
+    from sedemo.evaluation.experiments import results_at_budget
+
     frames = []
-    for res in load_results(out_dir, claim):
-        if res["run"]["steps"] != budget(claim):
-            continue
+    for res in results_at_budget(claim, out_dir):
         rows = pd.DataFrame(res["rows"])
         noisy = rows[rows.system == "noisy"].set_index("id")
         est = rows[rows.system != "noisy"].set_index("id").copy()
@@ -61,10 +59,10 @@ def learning_curves(claim: str, out_dir: str | Path | None = None) -> dict:
     ...]}`` in the order of :func:`experiment` (each record a ``"valid"`` entry of the run's
     training log: ``step``, ``valid_si_sdr``, ``valid_pesq``, their ``_noisy`` values),
     for :func:`sedemo.display.plots.validation_curves`. Chapters: 05_complex_mapping, 06_losses."""
-    from sedemo.evaluation.experiments import experiment, load_results
+    from sedemo.evaluation.experiments import experiment, results_at_budget
 
     out: dict = {}
-    results = sorted(load_results(out_dir, claim), key=lambda res: res["run"]["seed"])
+    results = sorted(results_at_budget(claim, out_dir), key=lambda res: res["run"]["seed"])
     for label in dict.fromkeys(r.label for r in experiment(claim)):
         logs = [[rec for rec in res["log"] if rec.get("kind") == "valid"]
                 for res in results if res["run"]["label"] == label]

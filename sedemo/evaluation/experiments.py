@@ -378,7 +378,7 @@ def claim_summary(claim: str, out_dir: str | Path | None = None, which=RUN_METRI
     :func:`experiment` has at least one seed there, else None. ``which`` may name ``band_err`` for the
     per-band columns. Chapter 6 shows a claim only when this is not None.
     Chapter: 06_losses."""
-    res = [r for r in load_results(out_dir, claim) if r["run"]["steps"] == budget(claim)]
+    res = results_at_budget(claim, out_dir)
     if not res or {r["run"]["label"] for r in res} != {r.label for r in experiment(claim)}:
         return None
     from sedemo.evaluation.analysis import band_names
@@ -412,6 +412,12 @@ def load_results(out_dir: str | Path | None = None, claim: str | None = None) ->
     Chapter: 06_losses."""
     paths = sorted(Path(out_dir or RESULTS_DIR).glob(f"{claim or '*'}__*.json"))
     return [json.loads(p.read_text()) for p in paths]
+
+
+def results_at_budget(claim: str, out_dir: str | Path | None = None) -> list[dict]:
+    """:func:`load_results` of ``claim`` made at its :func:`budget` (a result left from another
+    budget is not part of the claim's comparison). Chapters: 05_complex_mapping, 06_losses."""
+    return [res for res in load_results(out_dir, claim) if res["run"]["steps"] == budget(claim)]
 
 
 def summary(results: list[dict], which=("pesq_wb", "stoi", "estoi", "si_sdr", "cd")):
@@ -557,7 +563,7 @@ def typical_spread(metric: str, claims=CLAIMS, out_dir: str | Path | None = None
     Chapter: 05_complex_mapping."""
     stds = []
     for claim in claims:
-        res = [r for r in load_results(out_dir, claim) if r["run"]["steps"] == budget(claim)]
+        res = results_at_budget(claim, out_dir)
         if not res:
             continue
         t = summary(res, which=(metric,) if metric != "si_sdr_i" else ("si_sdr",))

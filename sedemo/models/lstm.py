@@ -75,10 +75,10 @@ class LSTMEnhancer(SEModel):
             return self.output_head(h, spec)
         rnn = self.lstm
         for layer in range(rnn.num_layers):
-            w = {name: getattr(rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-            h_fwd, _ = _unidirectional(x, w)
-            wr = {name: getattr(rnn, f"{name}_l{layer}_reverse") for name in ("bias_ih", "bias_hh", "weight_ih")}
-            gates = x @ wr["weight_ih"].T + wr["bias_ih"] + wr["bias_hh"]  # zero state: no W_hh term
+            h_fwd = _forward_direction(rnn, layer, x)
+            suffix = f"_l{layer}_reverse"  # from a zero state: no W_hh term
+            gates = x @ getattr(rnn, "weight_ih" + suffix).T + getattr(rnn, "bias_ih" + suffix) \
+                + getattr(rnn, "bias_hh" + suffix)
             i, _, g, o = gates.chunk(4, dim=-1)
             h_bwd = torch.sigmoid(o) * torch.tanh(torch.sigmoid(i) * torch.tanh(g))
             x = torch.cat([h_fwd, h_bwd], dim=-1)
@@ -156,14 +156,12 @@ class LSTMEnhancer(SEModel):
         return {"spec": mag * _unit_phase(spec), "magnitude": mag_c}
 
 
-def _unidirectional(x: torch.Tensor, w: dict) -> tuple[torch.Tensor, None]:
-    """One forward LSTM layer with the weights ``w`` (``weight_ih``, ``weight_hh``,
-    ``bias_ih``, ``bias_hh`` of an ``nn.LSTM`` layer) on ``x (B, T, D)`` from a zero state;
-    returns ``(h (B, T, H), None)``."""
-    hidden = w["weight_hh"].shape[1]
-    rnn = nn.LSTM(x.shape[-1], hidden, batch_first=True).to(dtype=x.dtype, device=x.device)
+def _forward_direction(rnn: nn.LSTM, layer: int, x: torch.Tensor) -> torch.Tensor:
+    """The forward direction of layer ``layer`` of ``rnn`` on ``x (B, T, D)`` from a zero
+    state -> ``h (B, T, H)``: a one-layer unidirectional ``nn.LSTM`` holding that
+    direction's weights (no gradients; for :meth:`LSTMEnhancer.estimate_without_waiting`)."""
+    one = nn.LSTM(x.shape[-1], rnn.hidden_size, batch_first=True).to(dtype=x.dtype, device=x.device)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(rnn, f"{name}_l0").copy_(w[name])
-    h, _ = rnn(x)
-    return h, None
+            getattr(one, f"{name}_l0").copy_(getattr(rnn, f"{name}_l{layer}"))
+    return one(x)[0]
