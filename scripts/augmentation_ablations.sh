@@ -47,3 +47,6 @@ for variant in "${@:-full no_snr no_speed no_channel no_level reverb none}"; do
     done
   done
 done
+
+# finished runs -> sedemo/results/training/ablation/ (what chapter 5 reads; unfinished runs stay out)
+$PY -c "from sedemo.evaluation import ablations; print('stored:', ', '.join(ablations.collect()) or 'none')"

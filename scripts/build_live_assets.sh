@@ -40,7 +40,7 @@ ONNX="$OUT/model/model.onnx"
 rm -f "$OUT/model/gcrn.onnx" "$OUT/model/gcrn.json"  # the file names of earlier versions of this script
 if [ ! -f "$ONNX" ] || [ ! -f "${ONNX%.onnx}.json" ] || [ "sedemo/pretrained/$LIVE_MODEL.pt" -nt "$ONNX" ] \
         || [ sedemo/streaming/onnx_export.py -nt "$ONNX" ] \
-        || ! grep -q "\"model\": \"$LIVE_MODEL\"" "${ONNX%.onnx}.json"; then
+        || ! grep -q "\"source\": \"pretrained $LIVE_MODEL\"" "${ONNX%.onnx}.json"; then
     "$PYTHON" -m sedemo export-onnx "$ONNX" --model "$LIVE_MODEL"
 fi
 

@@ -90,7 +90,7 @@ def test_architecture_comparison_is_parameter_matched():
     assert n["gcrn_magphase"] == n["gcrn"]
     assert len(experiments.experiment("ARCH", seeds=(0, 1, 2))) == 3 * len(runs)  # three seeds
     # at one budget, C1's architecture rows are the same trained models: trained once, reused
-    c1 = {r.model: r.fingerprint for r in experiments.experiment("C1", steps=100) if r.model == "crn"}
+    c1 = {r.model: r.fingerprint for r in experiments.experiment("C1", seeds=(0,), steps=100) if r.model == "crn"}
     arch = experiments.experiment("ARCH", seeds=(0,), steps=100)
     assert c1 == {r.model: r.fingerprint for r in arch if r.model == "crn"}
 
@@ -329,3 +329,14 @@ def test_masking_vs_mapping_reuses_the_runs_of_c1_and_c7():
         assert pick("C9", "masking (lstm_mask)").fingerprint == pick("C1", "lstm_mask, context ±0").fingerprint
         assert pick("C9", "mapping (lstm_map)").fingerprint == pick("C7", "compressed").fingerprint
     assert c9 and c1 and c7
+
+
+def test_runs_of_two_validation_protocols_never_share_a_training_folder():
+    """The CRN with the compressed loss and seed 1 is a run of C1 (validation on 16 items
+    with PESQ) and of ARCH (an older protocol: 8 items, no PESQ): their checkpoints must
+    live in different folders, or one claim would resume the other's run."""
+    c1 = next(r for r in experiments.experiment("C1") if r.model == "crn" and r.seed == 1)
+    arch = next(r for r in experiments.experiment("ARCH") if r.model == "crn" and r.seed == 1)
+    assert experiments.validation_protocol(c1)[1:] != experiments.validation_protocol(arch)[1:]
+    assert c1.work_name != arch.work_name
+    assert arch.work_name.startswith(c1.work_name)  # same model, loss, seed; the protocol appended

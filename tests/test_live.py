@@ -84,7 +84,8 @@ def _python_stream(x: np.ndarray) -> np.ndarray:
     from sedemo import models
     from sedemo.streaming import stream_file
 
-    name = json.loads((LIVE / "model" / "model.json").read_text())["model"]  # the model the page runs
+    source = json.loads((LIVE / "model" / "model.json").read_text())["source"]  # "pretrained <name>": what the page runs
+    name = source.removeprefix("pretrained ")
     return np.asarray(stream_file(models.load_pretrained(name).eval(), x), dtype=np.float32)
 
 

@@ -378,14 +378,14 @@ def test_combined(pair):
 # Minimum at a perfect estimate
 # ----------------------------------------------------------------------------
 def documented_minimum(name, s):
-    energy = float((s - s.mean(-1, keepdim=True)).square().sum(-1).mean()) if name in ("si_sdr", "sd_sdr", "si_sdr+compressed") \
+    energy = float((s - s.mean(-1, keepdim=True)).square().sum(-1).mean()) if name in ("si_sdr", "sd_sdr", "si_sdr+compressed", "si_sdr+compressed+stoi") \
         else float(s.square().sum(-1).mean())
     eps = 1e-8
     if name == "snr":
         return -10 * np.log10((energy + eps) / eps)
     if name == "ratio_sdr":
         return eps / (energy + eps)
-    if name in ("si_sdr", "sd_sdr", "si_sdr+compressed"):
+    if name in ("si_sdr", "sd_sdr", "si_sdr+compressed", "si_sdr+compressed+stoi"):
         return -10 * np.log10(energy / eps)
     return 0.0
 
@@ -621,3 +621,14 @@ def test_compressed_embedding_loss_is_the_weighted_sum():
              + 0.5 * L.embedding_loss(estimate=e, reference=s))
     assert float(total) == pytest.approx(float(parts), rel=1e-10)
     assert float(L.compressed_embedding_loss(estimate=s, reference=s)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_si_sdr_compressed_stoi_is_the_sum_of_its_terms():
+    rng = np.random.default_rng(11)
+    s = t64(0.1 * rng.standard_normal((2, 16000)))
+    e = s + t64(0.05 * rng.standard_normal((2, 16000)))
+    got = L.si_sdr_compressed_stoi_loss(estimate=e, reference=s, reduction="none")
+    want = (L.si_sdr_compressed_loss(estimate=e, reference=s, reduction="none")
+            + L.STOI_WEIGHT * L.stoi_like_loss(estimate=e, reference=s, reduction="none"))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10)
+    assert L.get_loss("si_sdr+compressed+stoi") is L.si_sdr_compressed_stoi_loss

@@ -46,3 +46,23 @@ def test_checkpoint_metadata_has_the_command():
     assert model.causal and models.count_parameters(model) < 2_000_000
     assert stored["split"] == "test" and stored["n_items"] == len(
         {r["id"] for r in stored["rows"]})
+
+
+def test_a_shipped_fine_tune_loads_by_its_own_name():
+    """``ulcrn_stoi`` is not a model family but a shipped ulcrn checkpoint: it resolves by
+    name for loading, the command line and the ONNX exporter, and stores the chain of
+    commands that made it (the fine-tune and the checkpoint it started from)."""
+    from sedemo.streaming import onnx_export
+
+    path = models.pretrained_path("ulcrn_stoi")
+    if not path.exists():
+        pytest.skip("no ulcrn_stoi checkpoint")
+    model = models.load_pretrained("ulcrn_stoi")
+    assert type(model).__name__ == "ULCRN" and model.causal
+    assert "--loss si_sdr+compressed+stoi" in model.extra["command"]
+    assert "--init-from sedemo/pretrained/ulcrn.pt" in model.extra["command"]
+    assert model.extra["init"]["command"].startswith("python -m sedemo.train --model ulcrn")
+    _, source, _ = onnx_export.resolve_onnx_model("ulcrn_stoi")
+    assert source == "pretrained ulcrn_stoi"
+    with pytest.raises(ValueError, match="shipped checkpoint: .*ulcrn_stoi"):
+        models.pretrained_path("no_such_model")

@@ -62,3 +62,19 @@ def test_diagonal_verdict():
     assert best == {"estoi": "STOI-like", "si_sdr": "SI-SDR", "cd": "spectral"} and word == "agree"
     t.loc["SI-SDR", ("cd", "mean")] = 2.0  # lower CD is better: SI-SDR now wins CD too
     assert verdicts.diagonal_verdict(t, own, m)[2] == "partly"
+
+
+def test_compare_above_input_ignores_two_runs_that_both_damage_the_input():
+    t = _table({"a": {"si_sdr_i": 2.0, "pesq_wb": 1.20}, "b": {"si_sdr_i": 1.0, "pesq_wb": 1.05}}, std=0.01)
+    # PESQ: both below the noisy input's 1.25 -> not counted, though a is far above b
+    assert verdicts.compare(t, "a", "b", "pesq_wb") == "better"
+    assert verdicts.compare_above_input(t, "a", "b", "pesq_wb", {"pesq_wb": 1.25}) == verdicts.BOTH_BELOW_INPUT
+    # one of them above the input: the ordinary rule
+    assert verdicts.compare_above_input(t, "a", "b", "pesq_wb", {"pesq_wb": 1.10}) == "better"
+    # no reference for the metric: the ordinary rule
+    assert verdicts.compare_above_input(t, "a", "b", "si_sdr_i", {"pesq_wb": 1.25}) == "better"
+    # a lower-is-better metric: both *above* the input's value are both worse
+    c = _table({"a": {"cd": 5.0}, "b": {"cd": 6.0}}, metrics_=("cd",), std=0.01)
+    assert verdicts.compare_above_input(c, "a", "b", "cd", {"cd": 4.0}) == verdicts.BOTH_BELOW_INPUT
+    assert verdicts.compare_above_input(c, "a", "b", "cd", {"cd": 5.5}) == "better"
+    assert verdicts.verdict_word([verdicts.BOTH_BELOW_INPUT, "no supported difference"]) == "not confirmed"

@@ -67,6 +67,7 @@ LOSS_DOMAINS: dict[str, str] = {
     "stoi_like": "1/3-octave envelopes",
     "embedding": "embedding (random conv net)",
     "si_sdr+compressed": "time + compressed STFT",
+    "si_sdr+compressed+stoi": "time + compressed STFT + 1/3-octave envelopes",
     "compressed+embedding": "compressed STFT + embedding",
     "ma": "T-F mask",
     "sa": "masked magnitude",
@@ -83,6 +84,7 @@ _CATALOGUE_OVERRIDES: dict[str, dict[str, str]] = {
     "stoi_like": {"formula": "1 − d, d = ESTOI-like correlation of 1/3-octave envelopes",
                   "reference": "proxy of STOI / ESTOI: C. Taal et al., TASLP 2011; J. Jensen, C. Taal, TASLP 2016"},
     "si_sdr+compressed": {"reference": "J. Le Roux et al., ICASSP 2019 + S. Braun, I. Tashev, TSP 2021"},
+    "si_sdr+compressed+stoi": {"reference": "the above + a STOI proxy (M. Kolbæk et al., TASLP 2018)"},
     "compressed+embedding": {"reference": "S. Braun, I. Tashev, TSP 2021 + an embedding regulariser (C5)"},
 }
 _LINK = re.compile(r":(?:func|class):`~?(?:sedemo\.losses\.)?([A-Za-z_][A-Za-z0-9_]*)`")

@@ -25,7 +25,7 @@ HIGHER_IS_BETTER = {**{k: m.higher_is_better for k, m in METRICS.items()},
 #: key -> the column label of the chapters' tables
 METRIC_LABELS = {**{k: m.label for k, m in METRICS.items()}, **{k: lab for k, (lab, _) in DERIVED.items()}}
 
-__all__ = ["compare", "verdict", "verdict_word", "one_seed_verdict", "checker_verdict", "beats_architecture",
+__all__ = ["compare", "compare_above_input", "BOTH_BELOW_INPUT", "verdict", "verdict_word", "one_seed_verdict", "checker_verdict", "beats_architecture",
            "combination_verdict", "diagonal_verdict", "HIGHER_IS_BETTER", "METRIC_LABELS", "DERIVED"]
 
 
@@ -45,6 +45,26 @@ def compare(table, a: str, b: str, metric: str) -> str:
     sa, sb = table.loc[a, (metric, "std")], table.loc[b, (metric, "std")]
     spread = (0.0 if sa != sa else sa) + (0.0 if sb != sb else sb)  # NaN std (one seed) counts as 0
     return _decide(ma, mb, spread, metric)
+
+
+#: the outcome of :func:`compare_above_input` when both runs are worse than the input
+BOTH_BELOW_INPUT = "both worse than the noisy input (not counted)"
+
+
+def compare_above_input(table, a: str, b: str, metric: str, noisy: dict) -> str:
+    """:func:`compare`, except that a difference between two runs that are *both* worse
+    than the unprocessed input on ``metric`` (``noisy[metric]``, e.g. from
+    :func:`sedemo.evaluation.experiments.noisy_reference`) is not evidence that either
+    works: then :data:`BOTH_BELOW_INPUT`, which :func:`verdict_word` counts as neither
+    better nor worse. A metric missing from ``noisy`` is compared as by :func:`compare`.
+    Chapter 5 (the trained Re/Im vs magnitude + phase comparison).
+    Chapter: 05_complex_mapping."""
+    if metric in noisy:
+        sign = 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
+        ref = sign * noisy[metric]
+        if sign * table.loc[a, (metric, "mean")] < ref and sign * table.loc[b, (metric, "mean")] < ref:
+            return BOTH_BELOW_INPUT
+    return compare(table, a, b, metric)
 
 
 def _decide(ma: float, mb: float, margin: float, metric: str) -> str:

@@ -42,7 +42,7 @@ from __future__ import annotations
 from sedemo.losses._contract import REDUCTIONS, LossShapeError
 from sedemo.losses.combined import (
     EMBEDDING_WEIGHT, SI_SDR_COMPRESSED_WEIGHT, Combined, combined_loss, compressed_embedding_loss,
-    si_sdr_compressed_loss,
+    si_sdr_compressed_loss, si_sdr_compressed_stoi_loss, STOI_WEIGHT,
 )
 from sedemo.losses.masking import (
     complex_signal_approximation_loss, mask_approximation_loss, phase_sensitive_approximation_loss,
@@ -69,6 +69,6 @@ __all__ = [
     "multi_resolution_stft_loss", "MR_STFT_RESOLUTIONS",
     "stoi_like_loss", "third_octave_bands",
     "RandomFeatureNet", "EmbeddingLoss", "embedding_loss", "ModelEncoder", "encoder_network",
-    "Combined", "combined_loss", "si_sdr_compressed_loss", "compressed_embedding_loss", "SI_SDR_COMPRESSED_WEIGHT", "EMBEDDING_WEIGHT",
+    "Combined", "combined_loss", "si_sdr_compressed_loss", "si_sdr_compressed_stoi_loss", "STOI_WEIGHT", "compressed_embedding_loss", "SI_SDR_COMPRESSED_WEIGHT", "EMBEDDING_WEIGHT",
     "LOSSES", "LOSS_INPUTS", "get_loss",
 ]

@@ -14,7 +14,7 @@ from sedemo.losses.waveform import mae, mse, ratio_sdr_loss, sd_sdr_loss, si_sdr
 from sedemo.losses.spectral import complex_l1, complex_l2, compressed_complex_loss, compressed_complex_loss_from_spectra, multi_resolution_stft_loss, spectral_l1, spectral_l2, spectral_loss, spectral_loss_from_spectra
 from sedemo.losses.masking import complex_signal_approximation_loss, mask_approximation_loss, phase_sensitive_approximation_loss, signal_approximation_loss
 from sedemo.losses.perceptual import embedding_loss, stoi_like_loss
-from sedemo.losses.combined import compressed_embedding_loss, si_sdr_compressed_loss
+from sedemo.losses.combined import compressed_embedding_loss, si_sdr_compressed_loss, si_sdr_compressed_stoi_loss
 
 
 # ----------------------------------------------------------------------------
@@ -38,6 +38,7 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "stoi_like": stoi_like_loss,
     "embedding": embedding_loss,
     "si_sdr+compressed": si_sdr_compressed_loss,
+    "si_sdr+compressed+stoi": si_sdr_compressed_stoi_loss,
     "compressed+embedding": compressed_embedding_loss,
     "ma": mask_approximation_loss,
     "sa": signal_approximation_loss,

@@ -135,12 +135,17 @@ def load(path, map_location="cpu") -> nn.Module:
 
 
 def pretrained_path(name: str) -> Path:
-    """``sedemo/pretrained/<name>.pt`` (whether or not it exists).
+    """``sedemo/pretrained/<name>.pt``: for a model family of ``MODELS`` whether or not the
+    file exists; otherwise the name of a shipped checkpoint (e.g. ``ulcrn_stoi``, a
+    fine-tuned ``ulcrn``), else ``ValueError`` listing both kinds of name.
 
     Chapter: 05_complex_mapping."""
-    if name not in MODELS:
-        raise _unknown(name)
-    return PRETRAINED_DIR / f"{name}.pt"
+    if name in MODELS:
+        return PRETRAINED_DIR / f"{name}.pt"
+    shipped = sorted(p.stem for p in PRETRAINED_DIR.glob("*.pt") if p.stem not in MODELS)
+    if isinstance(name, str) and name in shipped:
+        return PRETRAINED_DIR / f"{name}.pt"
+    raise ValueError(f"{_unknown(name)}" + (f"; or a shipped checkpoint: {', '.join(shipped)}" if shipped else ""))
 
 
 def load_pretrained(name: str) -> nn.Module:

@@ -446,7 +446,8 @@ def time_onnx_step(onnx_path, model=None, hops: int = 300, threads: int = 1, rep
 
 def resolve_onnx_model(spec: str):
     """``(model, source, checkpoint path or None)`` for ``--model``: a pretrained name of
-    :data:`SUPPORTED` (``sedemo/pretrained/NAME.pt``) or the path of a checkpoint written by
+    :data:`SUPPORTED` or of another shipped checkpoint of those families (``sedemo/pretrained/NAME.pt``,
+    e.g. ``ulcrn_stoi``) or the path of a checkpoint written by
     :func:`sedemo.models.save` or ``python -m sedemo.train``. ``ValueError`` for an unknown
     name, an unsupported model or an unreadable file. Chapter: 07_causality."""
     from sedemo import models
@@ -456,6 +457,10 @@ def resolve_onnx_model(spec: str):
             raise ValueError(f"ONNX export of model {spec!r} is not supported; supported models: "
                              f"{', '.join(SUPPORTED)}")
         return models.load_pretrained(spec).eval(), f"pretrained {spec}", None
+    if "/" not in spec and "\\" not in spec and (models.PRETRAINED_DIR / f"{spec}.pt").is_file():
+        model = models.load_pretrained(spec).eval()  # a shipped checkpoint of a supported family (ulcrn_stoi)
+        _supported_model(model)
+        return model, f"pretrained {spec}", None
     path = Path(spec)
     if not path.exists():
         raise ValueError(f"--model {spec!r} is neither a model name nor an existing checkpoint file; "
