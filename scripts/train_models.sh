@@ -99,6 +99,15 @@ for model in "${@:-gcrn}"; do
         --dynamic-mix --speed-perturb 0.1 --snr-range -5 20 --level-range -40 -10 --channel 0.5 \
         --init-from sedemo/pretrained/ulcrn.pt --resume auto --no-progress --loss "$loss" \
         --out "runs/finetune/$model" ;;
+    ulcrn_stoi2)
+      # A second fine-tuning stage from ulcrn_stoi with twice the STOI-like term's weight
+      # (stoi_weight 40), 2000 steps, the same schedule and augmentation; a candidate for the
+      # default, judged on the validation split like the others.
+      $PY -m sedemo.train --model ulcrn --steps 2000 --lr 3e-4 --lr-schedule cosine --threads 1 \
+        --valid-every 500 --ckpt-every 200 --n-valid 32 --valid-pesq 32 --corpus data/corpus-extended \
+        --dynamic-mix --speed-perturb 0.1 --snr-range -5 20 --level-range -40 -10 --channel 0.5 \
+        --init-from sedemo/pretrained/ulcrn_stoi.pt --resume auto --no-progress \
+        --loss si_sdr+compressed+stoi --loss-opt stoi_weight=40 --out runs/finetune/ulcrn_stoi2 ;;
     *)
       train "$model" "runs/$model" "${STEPS:-2000}" 1 --lr-schedule constant \
         --export "sedemo/pretrained/$model.pt"

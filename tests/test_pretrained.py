@@ -48,21 +48,22 @@ def test_checkpoint_metadata_has_the_command():
         {r["id"] for r in stored["rows"]})
 
 
-def test_a_shipped_fine_tune_loads_by_its_own_name():
-    """``ulcrn_stoi`` is not a model family but a shipped ulcrn checkpoint: it resolves by
-    name for loading, the command line and the ONNX exporter, and stores the chain of
-    commands that made it (the fine-tune and the checkpoint it started from)."""
+@pytest.mark.parametrize("name, parent", [("ulcrn_stoi", "ulcrn"), ("ulcrn_stoi2", "ulcrn_stoi")])
+def test_a_shipped_fine_tune_loads_by_its_own_name(name, parent):
+    """The fine-tuned ULCRNs are not model families but shipped ulcrn checkpoints: each
+    resolves by name for loading, the command line and the ONNX exporter, and stores the
+    chain of commands that made it (the fine-tune and the checkpoint it started from)."""
     from sedemo.streaming import onnx_export
 
-    path = models.pretrained_path("ulcrn_stoi")
+    path = models.pretrained_path(name)
     if not path.exists():
-        pytest.skip("no ulcrn_stoi checkpoint")
-    model = models.load_pretrained("ulcrn_stoi")
+        pytest.skip(f"no {name} checkpoint")
+    model = models.load_pretrained(name)
     assert type(model).__name__ == "ULCRN" and model.causal
     assert "--loss si_sdr+compressed+stoi" in model.extra["command"]
-    assert "--init-from sedemo/pretrained/ulcrn.pt" in model.extra["command"]
+    assert f"--init-from sedemo/pretrained/{parent}.pt" in model.extra["command"]
     assert model.extra["init"]["command"].startswith("python -m sedemo.train --model ulcrn")
-    _, source, _ = onnx_export.resolve_onnx_model("ulcrn_stoi")
-    assert source == "pretrained ulcrn_stoi"
-    with pytest.raises(ValueError, match="shipped checkpoint: .*ulcrn_stoi"):
+    _, source, _ = onnx_export.resolve_onnx_model(name)
+    assert source == f"pretrained {name}"
+    with pytest.raises(ValueError, match=f"shipped checkpoint: .*{name}"):
         models.pretrained_path("no_such_model")

@@ -56,3 +56,23 @@ def test_interval_text_writes_difference_low_high_under_the_book_labels():
     assert list(text.columns) == ["PESQ-WB"] and text.index.name == t.index.name
     assert text.loc["model", "PESQ-WB"] == f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
     assert uncertainty.interval_text(t, {"pesq_wb": 1}).loc["model", "PESQ-WB"] == f"{d:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+
+
+def test_grouped_difference_table_is_the_table_of_each_group():
+    rng = np.random.default_rng(3)
+    rows = []
+    for snr, gain in ((0.0, 0.1), (5.0, 0.4)):  # a larger improvement at 5 dB
+        for k in range(15):
+            base = rng.normal(1.5, 0.3)
+            rows += [{"id": f"{snr}-{k}", "system": "noisy", "snr_db": snr, "pesq_wb": base},
+                     {"id": f"{snr}-{k}", "system": "model", "snr_db": snr, "pesq_wb": base + gain + rng.normal(0, 0.05)}]
+    t = uncertainty.grouped_difference_table(rows, ["model"], "noisy", metrics=("pesq_wb",), n_boot=300)
+    assert list(t.index) == [(0.0, "model"), (5.0, "model")]
+    for snr in (0.0, 5.0):
+        alone = uncertainty.difference_table([r for r in rows if r["snr_db"] == snr], ["model"], "noisy",
+                                             metrics=("pesq_wb",), n_boot=300)
+        assert t.loc[(snr, "model")].to_dict() == alone.loc["model"].to_dict()
+    assert t.loc[(5.0, "model"), ("pesq_wb", "diff")] > t.loc[(0.0, "model"), ("pesq_wb", "high")]
+    assert uncertainty.interval_text(t).shape == (2, 1)
+    with pytest.raises(ValueError, match="no column"):
+        uncertainty.grouped_difference_table(rows, ["model"], "noisy", by="noise_type")

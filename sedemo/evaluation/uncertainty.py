@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["paired_bootstrap", "difference_table"]
+__all__ = ["paired_bootstrap", "difference_table", "grouped_difference_table"]
 
 
 def paired_bootstrap(rows, a: str, b: str, metric: str, n_boot: int = 2000, level: float = 0.95,
@@ -76,3 +76,21 @@ def interval_text(table: pd.DataFrame, digits=3) -> pd.DataFrame:
                                         table[[(m, "diff"), (m, "low"), (m, "high")]].to_numpy()]
     out.index.name = table.index.name
     return out
+
+
+def grouped_difference_table(rows, systems, baseline: str, by: str = "snr_db",
+                             metrics=("pesq_wb", "stoi", "si_sdr"), **options) -> pd.DataFrame:
+    """:func:`difference_table` within each value of ``by`` (e.g. each test SNR): the rows
+    whose ``by`` equals that value, paired as there; index ``(by, system)``, the columns of
+    :func:`difference_table` (``(metric, "diff" | "low" | "high")``). The intervals of a
+    breakdown are wider than the overall one (fewer items per group). ``options`` go to
+    :func:`paired_bootstrap`. Chapter: 05_complex_mapping."""
+    df = pd.DataFrame(list(rows))
+    if by not in df.columns:
+        raise ValueError(f"no column {by!r} in the rows; they have {sorted(df.columns)}")
+    parts = []
+    for value, group in df.groupby(by, sort=True):
+        t = difference_table(group.to_dict("records"), systems, baseline, metrics, **options)
+        t.index = pd.MultiIndex.from_product([[value], t.index], names=[by, f"minus {baseline}"])
+        parts.append(t)
+    return pd.concat(parts)
