@@ -38,8 +38,10 @@ SWITCH_KEYS = ("snr_range", "speed_perturb", "channel", "level_range", "reverb")
 _RUN = re.compile(r"^(?P<variant>[a-z_]+)_s(?P<seed>\d+)$")
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+def _read_log(path: Path) -> list[dict]:
+    from sedemo.train import read_log  # late: the training package imports torch
+
+    return read_log(path)
 
 
 def _finished(log: list[dict], steps: int) -> bool:
@@ -61,7 +63,7 @@ def collect(runs: str | Path = "runs/ablation", out: str | Path = STORED, steps:
         m = _RUN.match(run.name)
         if not m or m["variant"] not in VARIANTS or not (run / "log.jsonl").is_file():
             continue
-        log = _read_jsonl(run / "log.jsonl")
+        log = _read_log(run / "log.jsonl")
         config = json.loads((run / "config.json").read_text())
         if config.get("steps") != steps or not _finished(log, steps):
             continue
@@ -84,7 +86,7 @@ def load(stored: str | Path = STORED) -> dict[str, dict[int, dict]]:
             continue
         config_path = path.with_name(path.name.replace(".log.jsonl", ".config.json"))
         found.setdefault(m["variant"], {})[int(m["seed"])] = {
-            "log": _read_jsonl(path), "config": json.loads(config_path.read_text())}
+            "log": _read_log(path), "config": json.loads(config_path.read_text())}
     return {v: dict(sorted(found[v].items())) for v in VARIANTS if v in found}
 
 
