@@ -17,7 +17,7 @@ def item_means(claim: str, out_dir: str | Path | None = None) -> list[dict]:
     averaged over its seeds (``{"id", "system": label or "noisy", metric: value}``; SI-SDR
     improvement as ``si_sdr_i``): the input of
     :func:`sedemo.evaluation.uncertainty.paired_bootstrap` over the test items.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     import pandas as pd
 
     from sedemo.evaluation.experiments import results_at_budget
@@ -45,7 +45,7 @@ def difference_intervals(claim: str, baseline: str, metrics=("pesq_wb", "stoi", 
     paired difference over the test items (seed means, :func:`item_means`) with its 95 %
     paired bootstrap interval (:func:`sedemo.evaluation.uncertainty.difference_table`).
     The interval is over the *items*; the seeds' spread is the other uncertainty, used by
-    :func:`sedemo.evaluation.verdicts.compare`. Chapters: 05_complex_mapping, 06_losses."""
+    :func:`sedemo.evaluation.verdicts.compare`. Chapters: 05_complex_mapping, 06_losses_trained."""
     from sedemo.evaluation import uncertainty
     from sedemo.evaluation.experiments import experiment
 
@@ -58,7 +58,7 @@ def learning_curves(claim: str, out_dir: str | Path | None = None) -> dict:
     """The validation records of ``claim``'s runs: ``{label: [records of seed 0, of seed 1,
     ...]}`` in the order of :func:`experiment` (each record a ``"valid"`` entry of the run's
     training log: ``step``, ``valid_si_sdr``, ``valid_pesq``, their ``_noisy`` values),
-    for :func:`sedemo.display.plots.validation_curves`. Chapters: 05_complex_mapping, 06_losses."""
+    for :func:`sedemo.display.plots.validation_curves`. Chapters: 05_complex_mapping, 06_losses_trained."""
     from sedemo.evaluation.experiments import experiment, results_at_budget
 
     out: dict = {}
@@ -80,7 +80,7 @@ def ranking_change(claim: str, metric: str = "valid_si_sdr", out_dir: str | Path
     ``changed`` says whether some pair of labels swapped places between the two points
     (a pair within 0.05 of each other counts as tied, not ordered). The learning-curve
     check of the verdicts; chapter 6.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     from sedemo.evaluation.experiments import RESULTS_DIR
 
     curves = learning_curves(claim, out_dir)

@@ -45,7 +45,7 @@ class Run:
     """One training run of an experiment: ``model`` (a registry name, built with
     :data:`LITE` plus ``overrides``), ``loss`` (a :mod:`sedemo.train` loss name) with
     ``loss_options``, ``seed``, ``steps``; ``label`` names it in tables.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
 
     claim: str
     label: str
@@ -110,7 +110,7 @@ def validation_protocol(r: Run) -> tuple[int, int, int]:
     """``(valid_every, n_valid, valid_pesq)`` of run ``r``'s training: :data:`VALID_POINTS`
     validations on :data:`N_VALID` items with PESQ; the claims of :data:`BUDGETS` keep the
     protocol their first runs had (two validations on 8 items, no PESQ), so that their seeds
-    draw comparable learning curves. Chapter: 06_losses."""
+    draw comparable learning curves. Chapter: 06_losses_trained."""
     if r.claim in BUDGETS:
         return max(r.steps // 2, 1), 8, 0
     return max(r.steps // VALID_POINTS, 1), N_VALID, N_VALID
@@ -118,7 +118,7 @@ def validation_protocol(r: Run) -> tuple[int, int, int]:
 
 def budget(claim: str) -> int:
     """The step budget of ``claim``'s runs (:data:`BUDGETS`, else :data:`STEPS`).
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     return BUDGETS.get(claim, STEPS)
 
 
@@ -225,7 +225,7 @@ EXCERPT_SNR_DB = 5.0
 def excerpt_item(items, snr_db: float = EXCERPT_SNR_DB):
     """The test item every run enhances for listening: the first item at ``snr_db`` of
     ``items`` (by id), so that chapter 6 plays one noisy clip through every loss.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     at = sorted((it for it in items if float(it.snr_db) == float(snr_db)), key=lambda it: it.id)
     return at[0] if at else sorted(items, key=lambda it: it.id)[0]
 
@@ -243,7 +243,7 @@ def _reuse(r: Run, out_dir: Path) -> tuple[dict, Run] | None:
 
 def stored_steps(path: str | Path) -> int | None:
     """The step budget of the stored result ``path``, or None when there is none (missing
-    or unreadable file). Chapter: 06_losses."""
+    or unreadable file). Chapter: 06_losses_trained."""
     try:
         return int(json.loads(path.read_text())["run"]["steps"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -263,7 +263,7 @@ def run(r: Run, out_dir: str | Path, per_cell: int = 1, corpus: str | None = Non
     default a temporary folder, removed afterwards. Seed 0 also writes the enhanced
     :func:`excerpt_item` (first :data:`EXCERPT_SECONDS` s) to
     ``out_dir/audio/<claim>__<label>.flac``. Returns the result path.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     import shutil
 
     from sedemo._utils import torch_threads
@@ -334,7 +334,7 @@ def write_excerpt_references(out_dir: str | Path, items, snr_db: float = EXCERPT
     unless they exist, so that chapter 6 plays the input the committed excerpts were
     made from even when its own corpus differs. Returns the item and its (whole) clean
     and noisy signals.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     from sedemo.dsp import audio
 
     item = excerpt_item(items, snr_db)
@@ -353,7 +353,7 @@ def load_excerpts(claim: str, out_dir: str | Path | None = None) -> dict:
     and clean clip are those of the item the claim's seed-0 runs enhanced
     (``result["excerpt"]["item"]``). Labels whose seed-0 run has no excerpt, or one of
     another item, are left out.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     from sedemo.dsp import audio
 
     folder = Path(out_dir or RESULTS_DIR)
@@ -377,7 +377,7 @@ def claim_summary(claim: str, out_dir: str | Path | None = None, which=RUN_METRI
     """:func:`summary` of ``claim``'s results at its :func:`budget` if every run label of
     :func:`experiment` has at least one seed there, else None. ``which`` may name ``band_err`` for the
     per-band columns. Chapter 6 shows a claim only when this is not None.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     res = results_at_budget(claim, out_dir)
     if not res or {r["run"]["label"] for r in res} != {r.label for r in experiment(claim)}:
         return None
@@ -394,7 +394,7 @@ def claim_summary(claim: str, out_dir: str | Path | None = None, which=RUN_METRI
 def excerpt_path(out_dir: str | Path, r: Run) -> Path:
     """Where seed-0 run ``r`` keeps its listening excerpt (FLAC, 16 kHz).
 
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     return Path(out_dir) / "audio" / (r.key.rsplit("__seed", 1)[0] + ".flac")
 
 
@@ -409,14 +409,14 @@ def _write_json(path: Path, payload: dict) -> None:
 def load_results(out_dir: str | Path | None = None, claim: str | None = None) -> list[dict]:
     """Every result JSON in ``out_dir`` (default :data:`RESULTS_DIR`), of ``claim`` only if given.
 
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     paths = sorted(Path(out_dir or RESULTS_DIR).glob(f"{claim or '*'}__*.json"))
     return [json.loads(p.read_text()) for p in paths]
 
 
 def results_at_budget(claim: str, out_dir: str | Path | None = None) -> list[dict]:
     """:func:`load_results` of ``claim`` made at its :func:`budget` (a result left from another
-    budget is not part of the claim's comparison). Chapters: 05_complex_mapping, 06_losses."""
+    budget is not part of the claim's comparison). Chapters: 05_complex_mapping, 06_losses_trained."""
     return [res for res in load_results(out_dir, claim) if res["run"]["steps"] == budget(claim)]
 
 
@@ -429,7 +429,7 @@ def summary(results: list[dict], which=("pesq_wb", "stoi", "estoi", "si_sdr", "c
     DataFrame indexed by label with columns ``(metric, "mean")``, ``(metric, "std")``
     and ``("seeds", "n")``. Metrics of ``which`` that a result lacks are left out (NaN).
     A difference between two labels is only supported when it exceeds the spreads.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     import pandas as pd
 
     per_seed = []
@@ -463,7 +463,7 @@ def noisy_reference(claim: str, out_dir: str | Path | None = None) -> dict:
     """The unprocessed noisy input's mean of each metric over the items ``claim``'s runs
     were scored on (the same items for every run; from the first result), with
     ``si_sdr_i`` and ``absent_db_change`` 0 by definition: the reference line of
-    :func:`plot_metrics`. Empty when there are no results. Chapter: 06_losses."""
+    :func:`plot_metrics`. Empty when there are no results. Chapter: 06_losses_trained."""
     import pandas as pd
 
     results = load_results(out_dir, claim)
@@ -479,7 +479,7 @@ def plot_metrics(table, metrics, ax=None, title: str | None = None, reference: d
     one panel per metric of ``metrics`` (a :func:`summary` table). Dots, not bars: the
     axis is zoomed to the values, which a bar chart would make misleading (a bar's length
     reads as the value). ``reference``: optional ``{metric: value}`` drawn as a dashed
-    line (e.g. the noisy input). Returns the figure. Chapter: 06_losses."""
+    line (e.g. the noisy input). Returns the figure. Chapter: 06_losses_trained."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 3.2), layout="constrained", squeeze=False)
@@ -505,7 +505,7 @@ def plot_metrics(table, metrics, ax=None, title: str | None = None, reference: d
 def matched_to(x: np.ndarray, reference: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
     """``x`` scaled so that its active speech level (ITU-T P.56,
     :func:`sedemo.dsp.audio.active_level`) equals that of ``reference``: for listening
-    comparisons that are not confounded with loudness. Chapter: 06_losses."""
+    comparisons that are not confounded with loudness. Chapter: 06_losses_trained."""
     from sedemo.dsp import audio
 
     gain_db = audio.active_level(reference, sample_rate)[0] - audio.active_level(x, sample_rate)[0]
@@ -524,7 +524,7 @@ def listening(claim: str, out_dir: str | Path | None = None, mode: str | None = 
     players per loss: at the level the model outputs (a loss that changes the level is
     heard doing so) and matched to the clean clip's active speech level (ITU-T P.56,
     :func:`matched_to`), so that a difference heard in the second is not loudness.
-    Returns :func:`sedemo.display.widgets.switcher`'s output. Chapter: 06_losses."""
+    Returns :func:`sedemo.display.widgets.switcher`'s output. Chapter: 06_losses_trained."""
     import matplotlib.pyplot as plt
 
     from sedemo.evaluation import analysis

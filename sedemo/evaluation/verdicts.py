@@ -1,7 +1,7 @@
 """Verdicts: the one rule that turns stored results (means and spreads over seeds)
 into "better", "worse" or "no supported difference", and those into a verdict word
 on a guidebook claim. Also the labels and directions of every quantity the
-trained experiments report. Chapter: 06_losses.
+trained experiments report. Chapter: 06_losses_trained.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def compare(table, a: str, b: str, metric: str) -> str:
     seeds), else ``"no supported difference"``; ``"one seed: untested"`` when the
     table's ``("seeds", "n")`` column says either run has fewer than two seeds (no
     spread to compare with). Chapter 6 words its verdicts with it.
-    Chapter: 06_losses.
+    Chapter: 06_losses_trained.
     """
     if ("seeds", "n") in table.columns and min(table.loc[a, ("seeds", "n")], table.loc[b, ("seeds", "n")]) < 2:
         return "one seed: untested"
@@ -82,7 +82,7 @@ def verdict(table, candidates: list[str], baseline: str, metrics=("pesq_wb", "st
     on some, better on none), ``"partly"`` (better on some, worse on others) or ``"not
     confirmed"`` (no difference the seeds support), as chapter 6's summary table
     words it.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     parts, outcomes = [], []
     for m in metrics:
         sign = 1 if HIGHER_IS_BETTER.get(m, True) else -1
@@ -97,7 +97,7 @@ def verdict_word(outcomes) -> str:
     """One word for per-metric outcomes of :func:`compare` / :func:`one_seed_verdict`:
     ``"agree"`` (some "better", no "worse"), ``"disagree"`` (some "worse", no
     "better"), ``"partly"`` (both) or ``"not confirmed"`` (neither). Chapters 5, 6.
-    Chapters: 05_complex_mapping, 06_losses."""
+    Chapters: 05_complex_mapping, 06_losses_trained."""
     outcomes = list(outcomes)
     better, worse = "better" in outcomes, "worse" in outcomes
     return ("agree" if better and not worse else "disagree" if worse and not better else
@@ -108,7 +108,7 @@ def one_seed_verdict(table, a: str, b: str, metric: str, spread: float) -> str:
     """``"better"``/``"worse"`` when run ``a`` differs from ``b`` on ``metric`` by more
     than twice ``spread`` (:func:`sedemo.evaluation.experiments.typical_spread`; two seeds' spreads added, as in
     :func:`compare`), else ``"no supported difference"``. For one-seed runs.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     return _decide(table.loc[a, (metric, "mean")], table.loc[b, (metric, "mean")], 2 * spread, metric)
 
 
@@ -135,7 +135,7 @@ def beats_architecture(table, baseline: str, groups: dict, architecture: str,
     runs beats the baseline by more than the seeds' spread (:func:`compare`) on a metric
     and gains at least as much as the best architecture swap on it. Returns ``(best
     change of each kind per metric, holds per non-architecture kind, verdict word)``.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     change = {m: table[(m, "mean")] - table.loc[baseline, (m, "mean")] for m in metrics}
     best = {g: {m: max(change[m][labels]) for m in metrics} for g, labels in groups.items()}
     arch_gain = {m: max(change[m][groups[architecture]]) for m in metrics}
@@ -151,7 +151,7 @@ def combination_verdict(table, combined: str, alone: str) -> tuple[dict, str]:
     against SI-SDR ``alone``: ``"agree"`` when it is better on the absolute level error
     and on colouration and not worse on SI-SDR, ``"partly"`` when better on one of the
     two, else ``"disagree"``. Returns ``({metric: outcome of compare}, word)``.
-    Chapter: 06_losses."""
+    Chapter: 06_losses_trained."""
     outcomes = {m: compare(table, combined, alone, m) for m in ("abs_level_db", "colouration_db", "si_sdr")}
     hits = [outcomes["abs_level_db"] == "better", outcomes["colouration_db"] == "better"]
     word = ("agree" if all(hits) and outcomes["si_sdr"] != "worse" else
@@ -163,7 +163,7 @@ def diagonal_verdict(table, own_metric: dict, metrics) -> tuple[dict, list, str]
     """Claim C8's rule: is each loss best on the metric it optimises? ``own_metric`` maps
     a run label to its metric; ``metrics`` are the columns to rank. Returns ``(best label
     per metric, labels on the diagonal, word)``: ``"agree"`` when every loss wins its own
-    metric, ``"disagree"`` when none does, else ``"partly"``. Chapter: 06_losses."""
+    metric, ``"disagree"`` when none does, else ``"partly"``. Chapter: 06_losses_trained."""
     best = {m: (table[(m, "mean")].idxmax() if HIGHER_IS_BETTER.get(m, True) else table[(m, "mean")].idxmin())
             for m in metrics}
     diagonal = [lab for lab, m in own_metric.items() if best[m] == lab]
