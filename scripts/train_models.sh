@@ -112,7 +112,9 @@ for model in "${@:-gcrn}"; do
       # Two candidates for a third stage from ulcrn_stoi2 (the STOI deficit against RNNoise is
       # at -5 dB on validation): ulcrn_stoi3 is 2000 more steps of stage 2's recipe;
       # ulcrn_stoi3_low is the same with the mixtures' SNRs drawn from -5..10 dB instead of
-      # -5..20 dB (more of the low-SNR mixtures). Both judged on the validation split.
+      # -5..20 dB (more of the low-SNR mixtures). Both judged on the validation split: neither
+      # was chosen (ulcrn_stoi2 stays ahead on PESQ-WB and SI-SDR; ulcrn_stoi3_low gains
+      # +0.002 STOI), so only their logs are kept, in sedemo/results/training/.
       snr_hi=20
       [ "$model" = ulcrn_stoi3_low ] && snr_hi=10
       $PY -m sedemo.train --model ulcrn --steps 2000 --lr 3e-4 --lr-schedule cosine --threads 1 \

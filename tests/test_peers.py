@@ -61,6 +61,19 @@ def test_snr_table_columns_are_the_test_snrs():
     assert list(t.columns) == sorted(float(k) for k in R["systems"]["noisy"]["by_snr"])
 
 
+def test_snr_table_selects_and_orders_systems():
+    names = list(R["systems"])[::-1][:3]
+    t = peers.snr_table(R, "stoi", systems=names)
+    full = peers.snr_table(R, "stoi")
+    assert len(t) == 3
+    for row, name in zip(t.index, names):
+        assert row in full.index
+        assert t.loc[row].tolist() == pytest.approx([R["systems"][name]["by_snr"][k]["stoi"]
+                                                     for k in sorted(R["systems"][name]["by_snr"], key=float)])
+    with pytest.raises(ValueError, match="choose one of"):
+        peers.snr_table(R, "stoi", systems=["noisy", "nonesuch"])
+
+
 def test_missing_results_file_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="benchmarks/peers.py"):
         peers.load_peers(tmp_path / "none.json")

@@ -268,6 +268,17 @@ def test_init_from_fine_tunes_and_keeps_the_chain(tmp_path):
         T.train(tiny_config(tmp_path / "y", steps=2, init_from=str(tmp_path / "nope.pt")), pairs, [])
 
 
+def test_stored_log_path_finds_shipped_and_comparison_logs():
+    shipped = T.stored_log_path("ulcrn_stoi2")
+    assert shipped.parent.name == "pretrained" and T.read_log(shipped) == T.stored_log("ulcrn_stoi2")
+    assert T.stored_log_path("ulcrn_same").parent.name == "training"
+    with pytest.raises(FileNotFoundError, match="stored: .*ulcrn"):
+        T.stored_log_path("no_such_run")
+    chained = T.chain_logs([T.stored_log_path(n) for n in ("ulcrn_stoi", "ulcrn_stoi2")])
+    first_end = max(r["step"] for r in T.stored_log("ulcrn_stoi"))
+    assert min(r["step"] for r in chained if r["stage"] == 2) > first_end
+
+
 def test_chain_logs_shifts_steps_and_seconds(tmp_path):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     a.write_text(json.dumps({"step": 5, "kind": "train", "seconds": 2.0}) + "\n"

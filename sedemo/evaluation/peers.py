@@ -115,11 +115,14 @@ def difference_table(results: dict, against: str = "noisy", metrics=("pesq_wb", 
     return text
 
 
-def snr_table(results: dict, metric: str) -> pd.DataFrame:
-    """Mean ``metric`` per test SNR (columns, dB) for every system (rows).
-    Chapter: 05_complex_mapping."""
-    _check_names(results, [metric])
-    data = {_label(n, s): {float(k): v[metric] for k, v in s["by_snr"].items()} for n, s in results["systems"].items()}
+def snr_table(results: dict, metric: str, systems=None) -> pd.DataFrame:
+    """Mean ``metric`` per test SNR (columns, dB) for every system (rows, labelled), or for
+    the systems named in ``systems``, in that order (an unknown name is an error listing
+    the known ones). Chapter: 05_complex_mapping."""
+    names = list(results["systems"]) if systems is None else list(systems)
+    _check_names(results, [metric], names)
+    data = {_label(n, results["systems"][n]): {float(k): v[metric] for k, v in results["systems"][n]["by_snr"].items()}
+            for n in names}
     return pd.DataFrame(data).T.sort_index(axis=1)
 
 

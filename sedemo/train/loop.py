@@ -199,15 +199,22 @@ STORED_LOGS = Path(__file__).resolve().parents[1] / "results" / "training"
 
 
 def stored_log(name: str) -> list[dict]:
-    """The committed training log of ``name``: ``sedemo/pretrained/<name>.log.jsonl`` next
-    to a shipped model, else ``sedemo/results/training/<name>.log.jsonl`` (a comparison
-    run whose weights are not shipped, e.g. ``gcrn_ext``). Records as :func:`read_log`.
+    """The committed training log of ``name`` (found by :func:`stored_log_path`). Records
+    as :func:`read_log`. Chapter: 05_complex_mapping."""
+    return read_log(stored_log_path(name))
+
+
+def stored_log_path(name: str) -> Path:
+    """The path of the committed training log of ``name``: ``sedemo/pretrained/<name>.log.jsonl``
+    next to a shipped model, else ``sedemo/results/training/<name>.log.jsonl`` (a comparison
+    run whose weights are not shipped, e.g. ``gcrn_ext``); an unknown name is an error listing
+    the stored ones. Stages of one model chain with :func:`chain_logs`.
     Chapter: 05_complex_mapping."""
     folders = (M.PRETRAINED_DIR, STORED_LOGS)
     for folder in folders:
         path = folder / f"{name}.log.jsonl"
         if path.is_file():
-            return read_log(path)
+            return path
     known = sorted(p.name[: -len(".log.jsonl")] for folder in folders for p in folder.glob("*.log.jsonl"))
     raise FileNotFoundError(f"no stored training log for {name!r}; stored: {', '.join(known) or 'none'}")
 
