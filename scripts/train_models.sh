@@ -39,6 +39,17 @@ train() {  # name, out folder, steps, threads, extra args...
     --resume auto --no-progress "$@"
 }
 
+finetune() {  # out folder, init checkpoint, loss, extra args (the SNR range, a seed, loss options)...
+  # The ULCRN fine-tuning stages of chapter 5: 2000 steps on the extended corpus from a
+  # committed checkpoint, a fresh Adam, a cosine decay from 3e-4, the recipe's augmentation.
+  local out=$1 init=$2 loss=$3
+  shift 3
+  $PY -m sedemo.train --model ulcrn --steps 2000 --lr 3e-4 --lr-schedule cosine --threads 1 \
+    --valid-every 500 --ckpt-every 200 --n-valid 32 --valid-pesq 32 --corpus data/corpus-extended \
+    --dynamic-mix --speed-perturb 0.1 --level-range -40 -10 --channel 0.5 \
+    --init-from "$init" --resume auto --no-progress --loss "$loss" --out "$out" "$@"
+}
+
 evaluate() {  # name
   $PY -m sedemo.evaluation --models "$1" --baselines wiener noisereduce --oracle IRM \
     --threads 1 --out "sedemo/pretrained/$1.metrics.json"
@@ -94,20 +105,13 @@ for model in "${@:-gcrn}"; do
       # (with its log) when the book ships it.
       loss=si_sdr+compressed+stoi
       [ "$model" = ulcrn_same ] && loss=si_sdr+compressed
-      $PY -m sedemo.train --model ulcrn --steps 2000 --lr 3e-4 --lr-schedule cosine --threads 1 \
-        --valid-every 500 --ckpt-every 200 --n-valid 32 --valid-pesq 32 --corpus data/corpus-extended \
-        --dynamic-mix --speed-perturb 0.1 --snr-range -5 20 --level-range -40 -10 --channel 0.5 \
-        --init-from sedemo/pretrained/ulcrn.pt --resume auto --no-progress --loss "$loss" \
-        --out "runs/finetune/$model" ;;
+      finetune "runs/finetune/$model" sedemo/pretrained/ulcrn.pt "$loss" --snr-range -5 20 ;;
     ulcrn_stoi2)
       # A second fine-tuning stage from ulcrn_stoi with twice the STOI-like term's weight
       # (stoi_weight 40), 2000 steps, the same schedule and augmentation; a candidate for the
       # default, judged on the validation split like the others.
-      $PY -m sedemo.train --model ulcrn --steps 2000 --lr 3e-4 --lr-schedule cosine --threads 1 \
-        --valid-every 500 --ckpt-every 200 --n-valid 32 --valid-pesq 32 --corpus data/corpus-extended \
-        --dynamic-mix --speed-perturb 0.1 --snr-range -5 20 --level-range -40 -10 --channel 0.5 \
-        --init-from sedemo/pretrained/ulcrn_stoi.pt --resume auto --no-progress \
-        --loss si_sdr+compressed+stoi --loss-opt stoi_weight=40 --out runs/finetune/ulcrn_stoi2 ;;
+      finetune runs/finetune/ulcrn_stoi2 sedemo/pretrained/ulcrn_stoi.pt si_sdr+compressed+stoi \
+        --snr-range -5 20 --loss-opt stoi_weight=40 ;;
     ulcrn_stoi3|ulcrn_stoi3_low)
       # Two candidates for a third stage from ulcrn_stoi2 (the STOI deficit against RNNoise is
       # at -5 dB on validation): ulcrn_stoi3 is 2000 more steps of stage 2's recipe;
@@ -117,11 +121,8 @@ for model in "${@:-gcrn}"; do
       # +0.002 STOI), so only their logs are kept, in sedemo/results/training/.
       snr_hi=20
       [ "$model" = ulcrn_stoi3_low ] && snr_hi=10
-      $PY -m sedemo.train --model ulcrn --steps 2000 --lr 3e-4 --lr-schedule cosine --threads 1 \
-        --valid-every 500 --ckpt-every 200 --n-valid 32 --valid-pesq 32 --corpus data/corpus-extended \
-        --dynamic-mix --speed-perturb 0.1 --snr-range -5 "$snr_hi" --level-range -40 -10 --channel 0.5 \
-        --init-from sedemo/pretrained/ulcrn_stoi2.pt --resume auto --no-progress --seed 3 \
-        --loss si_sdr+compressed+stoi --loss-opt stoi_weight=40 --out "runs/finetune/$model" ;;
+      finetune "runs/finetune/$model" sedemo/pretrained/ulcrn_stoi2.pt si_sdr+compressed+stoi \
+        --snr-range -5 "$snr_hi" --loss-opt stoi_weight=40 --seed 3 ;;
     *)
       train "$model" "runs/$model" "${STEPS:-2000}" 1 --lr-schedule constant \
         --export "sedemo/pretrained/$model.pt"
