@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.sedemo-installed
 # Notebooks render their listening controls as static HTML (no kernel in the website).
 export SEDEMO_STATIC := 1
 
-.PHONY: book test unit data data-extended system-deps venv clean clean-book browser-test lab lab-deps live-assets
+.PHONY: book test unit data data-extended data-noise-bank system-deps venv clean clean-book browser-test lab lab-deps live-assets
 
 book: system-deps venv data live-assets
 	$(JB) build . --warningiserror --keep-going
@@ -57,6 +57,14 @@ data: venv
 data-extended: venv
 	SEDEMO_EXTENDED_VOICES=1 bash scripts/system-deps.sh
 	$(PY) -m sedemo.data build --voices extended --root data/corpus-extended --n-train 8000
+
+# The training noise bank (0 A.D.'s ambient recordings, 23 min train + 5 min held-out families)
+# and the validation mixtures in its held-out families (data/noise-bank-valid); needs
+# data-extended and 0ad-data (1.4 GB download); about a minute after the download.
+data-noise-bank: data-extended
+	SEDEMO_NOISE_BANK=1 bash scripts/system-deps.sh
+	$(PY) -m sedemo.data noise-bank --out data/noise-bank --corpus data/corpus-extended \
+		--valid-out data/noise-bank-valid
 
 # JupyterLab with live controls: the chapters open as notebooks (jupytext), MyST renders
 # (jupyterlab-myst), sliders are live (ipywidgets, SEDEMO_STATIC unset). Its settings live in

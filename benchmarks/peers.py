@@ -851,9 +851,10 @@ def run(args) -> dict:
             rows[s.name].append({**meta, **score(y, clean)})
         print(f"[peers] {k + 1}/{len(items)} {it.id} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
-    # Cost: a fixed 20 s signal made of test items, one thread.
+    # Cost: a fixed 20 s signal made of test items (of the scored items on a corpus without a
+    # test split, e.g. data/noise-bank-valid), one thread.
     parts, have = [], 0
-    for it in corpus.items("test"):
+    for it in corpus.items("test") or items:
         x = it.load()[1].astype(np.float64)
         parts.append(x)
         have += len(x)

@@ -6,6 +6,8 @@
 # SEDEMO_EXTENDED_VOICES=1 also installs the packages of the extended corpus's further voices
 # (about 300 MB; `python -m sedemo.data build --voices extended`, see sedemo/data/voices.py);
 # without it nothing more is installed, so CI and `make book` are unchanged.
+# SEDEMO_NOISE_BANK=1 also installs 0ad-data (1.4 GB download, 3.2 GB installed), whose ambient
+# recordings make the training noise bank (`make data-noise-bank`, sedemo/data/noise_bank.py).
 set -u
 PKGS="asterisk-core-sounds-en-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 \
 asterisk-core-sounds-ru-g722 asterisk-core-sounds-en lincity-ng-data minetest-data sonic-pi-samples \
@@ -18,6 +20,9 @@ flight-of-the-amazon-queen drascula drascula-spanish"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 if [ "${SEDEMO_EXTENDED_VOICES:-0}" = 1 ]; then
   PKGS="$PKGS $EXTENDED_PKGS"
+fi
+if [ "${SEDEMO_NOISE_BANK:-0}" = 1 ]; then
+  PKGS="$PKGS 0ad-data"
 fi
 missing=""
 for p in $PKGS; do

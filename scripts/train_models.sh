@@ -112,6 +112,18 @@ for model in "${@:-gcrn}"; do
       # default, judged on the validation split like the others.
       finetune runs/finetune/ulcrn_stoi2 sedemo/pretrained/ulcrn_stoi.pt si_sdr+compressed+stoi \
         --snr-range -5 20 --loss-opt stoi_weight=40 ;;
+    ulcrn_bank)
+      # A third-stage candidate with more noise (chapter 5): ulcrn_stoi3's recipe (2000 steps from
+      # ulcrn_stoi2, seed 3) with half of the dynamically mixed rows taking their noise from the
+      # 0 A.D. noise bank (`python -m sedemo.data noise-bank` first; needs 0ad-data). Judged on the
+      # corpus's validation split and on data/noise-bank-valid (held-out 0 A.D. families).
+      finetune runs/finetune/ulcrn_bank sedemo/pretrained/ulcrn_stoi2.pt si_sdr+compressed+stoi \
+        --snr-range -5 20 --loss-opt stoi_weight=40 --seed 3 --noise-bank data/noise-bank ;;
+    ulcrn_bank2)
+      # A longer stage with the noise bank: 4000 steps from ulcrn_bank (sedemo/pretrained/ulcrn_bank.pt),
+      # the same recipe, seed 4; judged on the two validation sets like ulcrn_bank.
+      finetune runs/finetune/ulcrn_bank2 sedemo/pretrained/ulcrn_bank.pt si_sdr+compressed+stoi \
+        --snr-range -5 20 --loss-opt stoi_weight=40 --seed 4 --noise-bank data/noise-bank --steps 4000 ;;
     ulcrn_stoi3|ulcrn_stoi3_low)
       # Two candidates for a third stage from ulcrn_stoi2 (the STOI deficit against RNNoise is
       # at -5 dB on validation): ulcrn_stoi3 is 2000 more steps of stage 2's recipe;

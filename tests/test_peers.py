@@ -123,13 +123,41 @@ def test_choose_default_takes_the_model_ahead_on_most_metrics():
 
 def test_the_default_model_is_the_validation_choice():
     """``python -m sedemo enhance``'s default is the model that the stored validation results
-    choose (never the test split)."""
+    choose: the corpus's validation split and the held-out 0 A.D. noise, pooled (never the
+    test split)."""
     from sedemo.__main__ import DEFAULT_MODEL
 
-    if not peers.VALID_FILE.exists():
+    if not peers.VALID_FILE.exists() or not peers.BANK_VALID_FILE.exists():
         pytest.skip("no validation results stored yet")
     results = peers.load_peers(peers.VALID_FILE)
-    assert results["corpus"]["split"] == "valid"
-    candidates = [n for n, s in results["systems"].items() if s.get("kind") == "sedemo model"]
-    best, _ = peers.choose_default(results, candidates)
+    bank = peers.load_peers(peers.BANK_VALID_FILE)
+    assert results["corpus"]["split"] == "valid" and bank["corpus"]["split"] == "valid"
+    assert bank["corpus"]["root"].endswith("noise-bank-valid")
+    pooled = peers.pool_results({"corpus": results, "0ad": bank})
+    candidates = [n for n, s in pooled["systems"].items() if s.get("kind") == "sedemo model"]
+    best, _ = peers.choose_default(pooled, candidates)
     assert DEFAULT_MODEL == best
+    assert DEFAULT_MODEL in candidates and len(candidates) >= 3
+
+
+def test_pool_results_recomputes_the_means_over_every_set():
+    def sys_(rows):
+        return {"kind": "sedemo model", "items": [{"id": f"v{i}", "pesq_wb": p, "stoi": s, "si_sdr": q}
+                                                  for i, (p, s, q) in enumerate(rows)],
+                "mean": {"pesq_wb": -1.0, "stoi": -1.0, "si_sdr": -1.0}}
+
+    a = {"metrics": ["pesq_wb", "stoi", "si_sdr"], "corpus": {"n_items": 2}, "command": "A",
+         "systems": {"x": sys_([(1.0, 0.5, 1.0), (2.0, 0.7, 3.0)]), "y": sys_([(1.5, 0.6, 2.0), (1.5, 0.6, 2.0)]),
+                     "only_a": sys_([(9.0, 0.9, 9.0), (9.0, 0.9, 9.0)])}}
+    b = {"metrics": ["pesq_wb", "stoi", "si_sdr"], "corpus": {"n_items": 1}, "command": "B",
+         "systems": {"x": sys_([(float("nan"), 0.9, 5.0)]), "y": sys_([(1.0, 0.6, 2.0)])}}
+    pooled = peers.pool_results({"corpus": a, "bank": b})
+    assert set(pooled["systems"]) == {"x", "y"} and pooled["corpus"]["n_items"] == 3
+    x = pooled["systems"]["x"]
+    assert x["mean"]["pesq_wb"] == pytest.approx(1.5)  # the NaN left out
+    assert x["mean"]["stoi"] == pytest.approx((0.5 + 0.7 + 0.9) / 3)
+    assert [it["id"] for it in x["items"]] == ["corpus:v0", "corpus:v1", "bank:v0"]
+    best, table = peers.choose_default(pooled, ["x", "y"])
+    assert best == "x" and table.loc["x", "wins"] == 3
+    with pytest.raises(ValueError, match="only_a"):
+        peers.pool_results({"corpus": a, "bank": b}, systems=["x", "only_a"])

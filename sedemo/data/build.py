@@ -377,6 +377,15 @@ def main(argv=None):
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     i = sub.add_parser("info", parents=[common], help="describe the built corpus")
     i.add_argument("--root", type=Path, default=None)
+    nb = sub.add_parser("noise-bank", parents=[common],
+                        help="decode 0 A.D.'s ambient recordings into a training noise bank and mix a "
+                             "validation set in its held-out families (chapter 5; needs 0ad-data)")
+    nb.add_argument("--out", type=Path, default=Path("data/noise-bank"), help="the bank's folder")
+    nb.add_argument("--zip", type=Path, default=None, help="0 A.D.'s public.zip (default: the installed package's)")
+    nb.add_argument("--corpus", type=Path, default=Path("data/corpus-extended"),
+                    help="the corpus whose validation speech the validation set uses")
+    nb.add_argument("--valid-out", type=Path, default=Path("data/noise-bank-valid"),
+                    help="where to write the validation mixtures (a corpus folder, split valid only)")
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def body():
@@ -387,6 +396,14 @@ def main(argv=None):
             corpus = build(args.root, source=args.source, config=cfg, progress=not args.quiet, force=args.force)
             print(f"corpus ready at {corpus.root}")
             return corpus
+        if args.cmd == "noise-bank":
+            from sedemo.data import noise_bank
+
+            bank = noise_bank.build_bank(args.out, args.zip or noise_bank.ZEROAD_ZIP)
+            for split in ("train", "valid"):
+                print(f"{split}: {bank[split]['files']} files, {bank[split]['minutes']:.1f} min, "
+                      f"families {', '.join(bank[split]['families'])}")
+            return load_corpus(noise_bank.build_valid_set(args.out, load_corpus(args.corpus), args.valid_out))
         return load_corpus(args.root)
 
     corpus = run(body, argv, interrupted="interrupted; run the same command again to finish the build "

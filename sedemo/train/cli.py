@@ -103,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="probability of a random microphone/channel response (tilt, band-limit)")
     p.add_argument("--reverb", type=float, default=d.reverb,
                    help="probability of a simulated room (pyroomacoustics); target: direct path + 50 ms")
+    p.add_argument("--noise-bank", default=d.noise_bank,
+                   help="a noise bank folder (python -m sedemo.data noise-bank): its train/ recordings "
+                   "replace the noise of a share of the dynamically mixed rows (needs --dynamic-mix)")
+    p.add_argument("--noise-bank-p", type=float, default=d.noise_bank_p,
+                   help="the share of dynamically mixed rows whose noise comes from the bank")
     p.add_argument("--export", default=d.export, help="also save the final model here "
                    "(e.g. sedemo/pretrained/gcrn.pt)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=d.progress)

@@ -36,7 +36,7 @@ _INTS = {"steps": 1, "batch_size": 1, "valid_every": 1, "ckpt_every": 1, "log_ev
 _OPTIONAL_INTS = {"threads": 1, "max_train_items": 1}  # None: unchanged / every item
 _BOOLS = ("tiny", "dynamic_mix", "progress", "overwrite", "resume_anyway")
 _STRS = ("model", "loss", "mask_target", "lr_schedule", "device")
-_OPTIONAL_STRS = ("corpus", "export", "init_from")
+_OPTIONAL_STRS = ("corpus", "export", "init_from", "noise_bank")
 
 
 def _flag(name: str) -> str:
@@ -81,7 +81,9 @@ class TrainConfig:
     (random speed of each clean crop), ``snr_range`` (``(lo, hi)`` dB: the SNR of each
     training crop drawn uniformly), ``level_range`` (``(lo, hi)`` dBFS: the mixture's
     level), ``channel`` (probability of a random tilt/band-limit), ``reverb`` (probability
-    of a simulated room; needs pyroomacoustics); the augmentations of
+    of a simulated room; needs pyroomacoustics), ``noise_bank`` (a folder built by
+    ``python -m sedemo.data noise-bank``: its ``train/`` noise replaces the noise of a
+    share ``noise_bank_p`` of the dynamically mixed rows); the augmentations of
     :func:`sample_batch`. ``export``
     (also write the final model there), ``progress`` (tqdm bar), ``init_from`` (a
     model file of :func:`sedemo.models.save` or a training checkpoint whose weights
@@ -143,6 +145,8 @@ class TrainConfig:
     level_range: tuple | None = None
     channel: float = 0.0
     reverb: float = 0.0
+    noise_bank: str | None = None
+    noise_bank_p: float = 0.5
     export: str | None = None
     progress: bool = True
     init_from: str | None = None
@@ -179,7 +183,10 @@ class TrainConfig:
                     and v[0] <= v[1]):
                 example = "-5 20" if k == "snr_range" else "-40 -10"
                 raise _bad(k, "two finite numbers LO <= HI (or None)", v, f"pass e.g. {_flag(k)} {example}")
-        for k in ("channel", "reverb"):
+        if self.noise_bank is not None and not self.dynamic_mix:
+            raise ValueError("noise_bank (--noise-bank) replaces the noise of dynamically mixed rows; "
+                             "add --dynamic-mix, or leave --noise-bank out")
+        for k in ("channel", "reverb", "noise_bank_p"):
             if not (_is_real(getattr(self, k)) and 0.0 <= getattr(self, k) <= 1.0):
                 raise _bad(k, "a probability in [0, 1]", getattr(self, k), f"pass e.g. {_flag(k)} 0.5, or 0: off")
         if self.reverb:

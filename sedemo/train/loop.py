@@ -434,6 +434,11 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     vset = _valid_set(valid_pairs, cfg.n_valid, cfg.valid_seconds, scfg.sample_rate)
+    noise_pool = None
+    if cfg.noise_bank is not None:
+        from sedemo.data.noise_bank import load_bank
+
+        noise_pool = load_bank(cfg.noise_bank, "train")
 
     step, seconds_before, last_valid, running, n_running = 0, 0.0, {}, 0.0, 0
     init_info = None
@@ -467,7 +472,7 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
     while step < cfg.steps:
         clean, noisy = sample_batch(train_pairs, rng, cfg.batch_size, seg_len, cfg.dynamic_mix,
                                     cfg.speed_perturb, cfg.snr_range, cfg.level_range, cfg.channel,
-                                    scfg.sample_rate, cfg.reverb)
+                                    scfg.sample_rate, cfg.reverb, noise_pool, cfg.noise_bank_p)
         batch = _batch_dict(torch.from_numpy(clean).to(device), torch.from_numpy(noisy).to(device), scfg)
         out_d = model.estimate(_model_input(model, batch))
         loss = loss_fn(out_d, batch)

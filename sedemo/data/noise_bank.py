@@ -1,0 +1,177 @@
+"""A bank of extra real noise for training, and a validation set of mixtures in noise that
+no model of the book has heard.
+
+The corpus's noise comes from three packages (LinCity-NG, Minetest, Sonic Pi): 8 minutes
+of short game loops. The ambient recordings of the game 0 A.D. (Debian ``0ad-data``,
+CC-BY-SA-3.0, ``public.zip`` -> ``audio/ambient/``, 42 files, 28.6 min at 44.1/48 kHz:
+farm, port and market crowds, temperate and tropical daytime ambience, rivers, waves,
+rain, wind and thunder) are longer and more varied. :func:`build_bank` decodes them to
+16 kHz mono and splits them **by family** (the file name without its take number):
+:data:`VALID_FAMILIES` go to ``valid/`` (never trained on), the rest to ``train/``.
+:func:`build_valid_set` then mixes the corpus's *validation* speakers with the
+``valid/`` families at 0, 5 and 10 dB into a corpus-format folder (split ``valid``
+only) that ``benchmarks/peers.py --split valid`` and the evaluation read like any corpus:
+a second validation split, of unseen *real* noise, for choosing models.
+
+Training reads the bank with ``--noise-bank DIR`` (``sedemo.train``; a share of the
+dynamically mixed rows take a crop of a ``train/`` file instead of another item's noise).
+
+Command line: ``python -m sedemo.data noise-bank --out data/noise-bank`` (needs
+``0ad-data``: ``apt-get install 0ad-data``, 1.4 GB; or ``--zip`` the path of a
+``public.zip``).
+Chapter: 05_complex_mapping.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from sedemo._utils import atomic_output
+from sedemo.dsp import audio
+from sedemo.data.sources import CORPUS_VERSION, SAMPLE_RATE
+
+ZEROAD_ZIP = Path("/usr/share/games/0ad/mods/public/public.zip")
+AMBIENT_PREFIX = "audio/ambient/"
+#: families held out of training: a rainforest-like daytime ambience, a river, breaking
+#: waves, a port crowd and a windstorm (5.5 min); every other family trains.
+VALID_FAMILIES = ("day_tropical", "river_med", "wavecrash", "amb_port", "windstorm")
+CREDIT = ("Ambient recordings (crowds, daytime ambience, rivers, waves, rain, wind)",
+          "Wildfire Games and 0 A.D. contributors", "CC-BY-SA-3.0", "0ad-data")
+VALID_SNRS = (0.0, 5.0, 10.0)
+
+
+def family(name: str) -> str:
+    """The family of an ambient file: its stem without the take number
+    (``river_med_21.ogg`` -> ``river_med``, ``day_temperate_gen_01`` -> ``day_temperate_gen``).
+    Chapter: 05_complex_mapping."""
+    return re.sub(r"_\d+$", "", Path(name).stem)
+
+
+def build_bank(out: str | Path, zip_path: str | Path = ZEROAD_ZIP) -> dict:
+    """Decode 0 A.D.'s ambient recordings into ``out/train/*.flac`` and ``out/valid/*.flac``
+    (mono, 16 kHz, DC removed, peak <= 0.99) and write ``out/info.json`` (files, seconds,
+    families per split, the credit). Existing files are kept (a rerun finishes a build);
+    files are written atomically. Returns the info dict.
+
+    Raises ``FileNotFoundError`` naming the package when the zip is missing.
+    Chapter: 05_complex_mapping.
+    """
+    zip_path, out = Path(zip_path), Path(out)
+    if not zip_path.is_file():
+        raise FileNotFoundError(f"no {zip_path}: install the recordings with `apt-get install 0ad-data` "
+                                "(1.4 GB) or give --zip the path of 0 A.D.'s public.zip")
+    info = {"what": "0 A.D. ambient recordings as extra training noise (train/) and unseen "
+                    "validation noise (valid/), split by family", "source": str(zip_path),
+            "valid_families": list(VALID_FAMILIES), "credit": list(CREDIT), "files": {}}
+    with zipfile.ZipFile(zip_path) as zf:
+        names = sorted(n for n in zf.namelist() if n.startswith(AMBIENT_PREFIX) and n.endswith(".ogg"))
+        if not names:
+            raise ValueError(f"{zip_path} has no {AMBIENT_PREFIX}*.ogg; is it 0 A.D.'s public.zip?")
+        for name in names:
+            split = "valid" if family(name) in VALID_FAMILIES else "train"
+            rel = Path(split) / (name[len(AMBIENT_PREFIX):].replace("/", "__")[:-4] + ".flac")
+            dst = out / rel
+            if not dst.exists():
+                import soundfile as sf
+
+                x, sr = sf.read(io.BytesIO(zf.read(name)), dtype="float64", always_2d=True)
+                x = audio.resample(x.mean(axis=1), sr, SAMPLE_RATE)
+                x = np.asarray(x, dtype=np.float64)
+                x = x - x.mean()
+                peak = float(np.abs(x).max())
+                if peak > 0.99:
+                    x = x * (0.99 / peak)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_output(dst) as tmp:
+                    sf.write(str(tmp), x.astype(np.float32), SAMPLE_RATE, format="FLAC")
+            info["files"][str(rel)] = {"split": split, "family": family(name), "origin": name,
+                                       "seconds": round(audio.info(dst).duration, 2)}
+    for split in ("train", "valid"):
+        files = [f for f in info["files"].values() if f["split"] == split]
+        info[split] = {"files": len(files), "minutes": round(sum(f["seconds"] for f in files) / 60, 2),
+                       "families": sorted({f["family"] for f in files})}
+    with atomic_output(out / "info.json") as tmp:
+        Path(tmp).write_text(json.dumps(info, indent=1) + "\n")
+    return info
+
+
+def bank_files(bank: str | Path, split: str = "train") -> list[Path]:
+    """The noise files of one split of a bank built by :func:`build_bank`.
+
+    Raises ``FileNotFoundError`` with the command to build it.
+    Chapter: 05_complex_mapping."""
+    folder = Path(bank) / split
+    files = sorted(folder.glob("*.flac"))
+    if not files:
+        raise FileNotFoundError(f"no noise bank at {folder}: build it with "
+                                f"`python -m sedemo.data noise-bank --out {bank}`")
+    return files
+
+
+def load_bank(bank: str | Path, split: str = "train") -> list[np.ndarray]:
+    """The bank's noise signals (float32 (L,) at 16 kHz), one per file, for training.
+    Chapter: 05_complex_mapping."""
+    return [audio.load(p, sample_rate=SAMPLE_RATE).astype(np.float32) for p in bank_files(bank, split)]
+
+
+def build_valid_set(bank: str | Path, corpus, out: str | Path, per_cell: int = 4, seed: int = 0) -> Path:
+    """Mix the corpus's validation speech with the bank's ``valid/`` noise into a
+    corpus-format folder ``out`` (``manifest.csv``, ``info.json``, ``valid/*.flac``):
+    for every held-out family and every SNR of :data:`VALID_SNRS`, ``per_cell`` mixtures
+    (clean speech: the clean side of distinct validation items of ``corpus``, a
+    :class:`sedemo.data.corpus.Corpus`; noise: a random crop; the corpus's own mixing,
+    :func:`sedemo.data.build.make_mixture`, speech at -26 dBFS). Deterministic in ``seed``.
+    Only the ``valid`` split exists: it is for choosing models, never for reporting.
+    Returns ``out``.
+    Chapter: 05_complex_mapping.
+    """
+    import soundfile as sf
+
+    from sedemo.data.build import make_mixture
+
+    out = Path(out)
+    rng = np.random.default_rng(seed)
+    items = corpus.items("valid")
+    if not items:
+        raise ValueError(f"the corpus at {corpus.root} has no validation split; build it first")
+    by_family: dict[str, list[Path]] = {}
+    for p in bank_files(bank, "valid"):
+        by_family.setdefault(family(p.name.split("__")[-1]), []).append(p)
+    order = rng.permutation(len(items))
+    rows, k = [], 0
+    for fam in sorted(by_family):
+        noises = [audio.load(p, sample_rate=SAMPLE_RATE) for p in by_family[fam]]
+        for snr in VALID_SNRS:
+            for _ in range(per_cell):
+                item = items[int(order[k % len(order)])]
+                k += 1
+                j = int(rng.integers(len(noises)))
+                clean, noisy = make_mixture(item.load()[0].astype(np.float64), noises[j], snr, rng)
+                mix_id = f"valid{len(rows):04d}"
+                rel_c, rel_n = Path("valid") / f"{mix_id}_clean.flac", Path("valid") / f"{mix_id}_noisy.flac"
+                for rel, x in ((rel_c, clean), (rel_n, noisy)):
+                    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                    with atomic_output(out / rel) as tmp:
+                        sf.write(str(tmp), x, SAMPLE_RATE, format="FLAC")
+                rows.append({"split": "valid", "id": mix_id, "clean": str(rel_c), "noisy": str(rel_n),
+                             "speaker": item.speaker, "noise_type": fam,
+                             "noise_source": f"0ad:{by_family[fam][j].name}", "snr_db": f"{snr:.3f}",
+                             "seconds": f"{len(clean) / SAMPLE_RATE:.3f}"})
+    with atomic_output(out / "manifest.csv") as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    info = {"version": CORPUS_VERSION, "source": "debian", "sample_rate": SAMPLE_RATE,
+            "what": "validation speech of the corpus in held-out 0 A.D. ambient noise (model choice only)",
+            "config": {"corpus": str(corpus.root), "bank": str(bank), "snrs": list(VALID_SNRS),
+                       "per_cell": per_cell, "seed": seed, "families": sorted(by_family)},
+            "credits": [list(CREDIT)]}
+    with atomic_output(out / "info.json") as tmp:
+        Path(tmp).write_text(json.dumps(info, indent=1) + "\n")
+    return out
