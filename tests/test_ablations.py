@@ -123,3 +123,32 @@ def test_stored_runs_match_their_variant():
             else:
                 off = _OFF[variant]
                 assert not sw[off] and {k: v for k, v in sw.items() if k != off} == {k: v for k, v in ref.items() if k != off}
+
+
+def _peer_system(scores):
+    return {"kind": "sedemo model", "items": [{"id": f"v{i}", "snr_db": 5.0, "noise_type": "river",
+                                               "pesq_wb": p, "stoi": s, "si_sdr": q}
+                                              for i, (p, s, q) in enumerate(scores)]}
+
+
+def test_heldout_rows_average_the_seeds_item_by_item():
+    results = {"systems": {
+        "noisy": _peer_system([(1.0, 0.5, 0.0)] * 3),
+        "full_s0": _peer_system([(1.2, 0.6, 5.0), (1.4, 0.7, 6.0), (1.0, 0.5, 4.0)]),
+        "full_s1": _peer_system([(1.4, 0.8, 7.0), (1.6, 0.9, 8.0), (1.2, 0.7, 6.0)]),
+        "none_s0": _peer_system([(1.5, 0.8, 8.0), (1.7, 0.9, 9.0), (1.3, 0.7, 7.0)]),
+    }}
+    rows, seeds = ablations.heldout_rows(results)
+    assert seeds == {"full": 2, "none": 1}
+    full = {r["id"]: r for r in rows if r["system"] == "full"}
+    assert full["v0"]["pesq_wb"] == pytest.approx(1.3) and full["v2"]["si_sdr"] == pytest.approx(5.0)
+    means, diffs = ablations.heldout_table(results)
+    assert list(means.index) == ["full", "none"] and list(means["seeds"]) == [2, 1]
+    assert means.loc["full", "stoi"] == pytest.approx(np.mean([0.7, 0.8, 0.6]))
+    # none is ahead of full's seed mean by +0.2 PESQ-WB and +2 dB on every item: the interval is a point
+    assert diffs.loc["none", ("pesq_wb", "diff")] == pytest.approx(0.2)
+    assert diffs.loc["none", ("si_sdr", "low")] == pytest.approx(2.0)
+    with pytest.raises(KeyError, match="no_speed"):
+        ablations.heldout_table(results, baseline="no_speed")
+    with pytest.raises(ValueError, match="ablation_heldout.sh"):
+        ablations.heldout_rows({"systems": {"noisy": results["systems"]["noisy"]}})

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from sedemo._utils import atomic_output
 
-__all__ = ["VARIANTS", "STEPS", "STORED", "collect", "load", "switches", "final_table", "effects"]
+__all__ = ["VARIANTS", "STEPS", "STORED", "HELDOUT_FILE", "collect", "load", "switches", "final_table", "effects",
+           "heldout_rows", "heldout_table"]
 
 #: variant -> what it changes from the full recipe (the switches of ``scripts/augmentation_ablations.sh``)
 VARIANTS = {
@@ -33,6 +34,9 @@ VARIANTS = {
 STEPS = 4000
 #: where :func:`collect` stores the finished runs (committed)
 STORED = Path(__file__).resolve().parents[1] / "results" / "training" / "ablation"
+#: The finished ablation runs scored by ``benchmarks/peers.py`` on the validation mixtures in
+#: held-out 0 A.D. noise (``bash scripts/ablation_heldout.sh``; systems named ``<variant>_s<seed>``).
+HELDOUT_FILE = Path(__file__).resolve().parents[1] / "results" / "peers" / "ablations-bank-valid.json"
 #: the config keys of the augmentation switches (their values are the ablation)
 SWITCH_KEYS = ("snr_range", "speed_perturb", "channel", "level_range", "reverb")
 _RUN = re.compile(r"^(?P<variant>[a-z_]+)_s(?P<seed>\d+)$")
@@ -146,3 +150,54 @@ def effects(table, baseline: str = "full", metrics=("valid_pesq", "valid_si_sdr"
             row[f"{m} verdict"] = verdicts.compare(table, variant, baseline, m)
         rows[variant] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def heldout_rows(results: dict, metrics=("pesq_wb", "stoi", "si_sdr")) -> tuple[list[dict], dict[str, int]]:
+    """The ablation runs of a ``benchmarks/peers.py`` result (systems named
+    ``<variant>_s<seed>``, e.g. :data:`HELDOUT_FILE`) as one row per item and variant, each
+    metric averaged over the variant's seeds (so a paired comparison of two variants
+    compares their seed means item by item), and the number of seeds per variant.
+    Chapter: 05_complex_mapping."""
+    import numpy as np
+
+    by_variant: dict[str, list[dict]] = {}
+    for name, system in results["systems"].items():
+        m = _RUN.match(name)
+        if m and m["variant"] in VARIANTS:
+            by_variant.setdefault(m["variant"], []).append(system)
+    if not by_variant:
+        raise ValueError("no ablation runs (systems named <variant>_s<seed>) in these results; "
+                         "score them with `bash scripts/ablation_heldout.sh`")
+    rows = []
+    for variant, systems in by_variant.items():
+        items = [{it["id"]: it for it in s["items"]} for s in systems]
+        for item_id, first in items[0].items():
+            row = {"id": item_id, "system": variant, "snr_db": first.get("snr_db"), "noise_type": first.get("noise_type")}
+            for k in metrics:
+                vals = [its[item_id].get(k) for its in items if item_id in its]
+                vals = [v for v in vals if v is not None and np.isfinite(v)]
+                row[k] = float(np.mean(vals)) if vals else float("nan")
+            rows.append(row)
+    return rows, {v: len(s) for v, s in by_variant.items()}
+
+
+def heldout_table(results: dict, baseline: str = "full", metrics=("pesq_wb", "stoi", "si_sdr")):
+    """Each ablation variant in held-out noise: its seed-mean scores and, for every variant
+    but ``baseline``, the paired difference from ``baseline`` with a 95 % bootstrap interval
+    over the items (:func:`sedemo.evaluation.uncertainty.difference_table`; the interval is
+    over mixtures, not seeds). Returns ``(means, differences)`` DataFrames indexed by variant
+    (``means`` has a ``seeds`` column). Chapter: 05_complex_mapping."""
+    import numpy as np
+    import pandas as pd
+
+    from sedemo.evaluation import uncertainty
+
+    rows, n_seeds = heldout_rows(results, metrics)
+    if baseline not in n_seeds:
+        raise KeyError(f"no {baseline!r} run in these results; choose one of: {', '.join(n_seeds)}")
+    order = [v for v in VARIANTS if v in n_seeds]
+    means = pd.DataFrame({v: {k: float(np.nanmean([r[k] for r in rows if r["system"] == v])) for k in metrics}
+                          for v in order}).T
+    means["seeds"] = [n_seeds[v] for v in order]
+    diffs = uncertainty.difference_table(rows, [v for v in order if v != baseline], baseline, metrics)
+    return means, diffs
