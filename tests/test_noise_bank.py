@@ -98,6 +98,17 @@ def test_valid_set_mixes_validation_speech_with_held_out_noise(fake_zip, tmp_pat
     assert (out / "manifest.csv").read_text().replace("vset", "") == (again / "manifest.csv").read_text().replace("vset2", "")
 
 
+def test_valid_set_refuses_another_corpus_and_bank_refuses_stale_files(fake_zip, tmp_path, tiny_corpus):
+    NB.build_bank(tmp_path / "bank", fake_zip)
+    before = (tiny_corpus.root / "manifest.csv").read_bytes()
+    with pytest.raises(ValueError, match="another --valid-out"):
+        NB.build_valid_set(tmp_path / "bank", tiny_corpus, tiny_corpus.root)
+    assert (tiny_corpus.root / "manifest.csv").read_bytes() == before
+    sf.write(tmp_path / "bank" / "train" / "dayscape__day_tropical_99.flac", np.zeros(SR, np.float32), SR)
+    with pytest.raises(ValueError, match="new folder"):
+        NB.build_bank(tmp_path / "bank", fake_zip)
+
+
 def test_cli_noise_bank(fake_zip, tmp_path, tiny_corpus, capsys):
     data_main(["noise-bank", "--out", str(tmp_path / "b"), "--zip", str(fake_zip),
                "--corpus", str(tiny_corpus.root), "--valid-out", str(tmp_path / "v")])
@@ -126,7 +137,9 @@ def test_sample_batch_draws_noise_from_the_pool():
 def test_noise_bank_needs_dynamic_mixing():
     with pytest.raises(ValueError, match="--dynamic-mix"):
         T.TrainConfig(model="ulcrn", noise_bank="data/noise-bank")
+    with pytest.raises(ValueError, match="--snr-range"):
+        T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank="x")
     with pytest.raises(ValueError, match="noise_bank_p"):
-        T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank="x", noise_bank_p=1.5)
-    cmd = T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank="data/noise-bank").command()
+        T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank="x", noise_bank_p=1.5, snr_range=(-5, 20))
+    cmd = T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank="data/noise-bank", snr_range=(-5, 20)).command()
     assert "--noise-bank data/noise-bank" in cmd and "--noise-bank-p" not in cmd

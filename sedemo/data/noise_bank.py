@@ -39,7 +39,7 @@ from sedemo.data.sources import CORPUS_VERSION, SAMPLE_RATE
 ZEROAD_ZIP = Path("/usr/share/games/0ad/mods/public/public.zip")
 AMBIENT_PREFIX = "audio/ambient/"
 #: families held out of training: a rainforest-like daytime ambience, a river, breaking
-#: waves, a port crowd and a windstorm (5.5 min); every other family trains.
+#: waves, a port crowd and a windstorm (5.4 min); every other family trains.
 VALID_FAMILIES = ("day_tropical", "river_med", "wavecrash", "amb_port", "windstorm")
 CREDIT = ("Ambient recordings (crowds, daytime ambience, rivers, waves, rain, wind)",
           "Wildfire Games and 0 A.D. contributors", "CC-BY-SA-3.0", "0ad-data")
@@ -92,6 +92,11 @@ def build_bank(out: str | Path, zip_path: str | Path = ZEROAD_ZIP) -> dict:
                     sf.write(str(tmp), x.astype(np.float32), SAMPLE_RATE, format="FLAC")
             info["files"][str(rel)] = {"split": split, "family": family(name), "origin": name,
                                        "seconds": round(audio.info(dst).duration, 2)}
+    stale = sorted(str(p.relative_to(out)) for split in ("train", "valid") for p in (out / split).glob("*.flac")
+                   if str(p.relative_to(out)) not in info["files"])
+    if stale:
+        raise ValueError(f"{out} holds files that are not in this bank's split ({', '.join(stale[:3])}...): "
+                         "a held-out family could be trained on; build the bank in a new folder (--out)")
     for split in ("train", "valid"):
         files = [f for f in info["files"].values() if f["split"] == split]
         info[split] = {"files": len(files), "minutes": round(sum(f["seconds"] for f in files) / 60, 2),
@@ -124,7 +129,8 @@ def build_valid_set(bank: str | Path, corpus, out: str | Path, per_cell: int = 4
     """Mix the corpus's validation speech with the bank's ``valid/`` noise into a
     corpus-format folder ``out`` (``manifest.csv``, ``info.json``, ``valid/*.flac``):
     for every held-out family and every SNR of :data:`VALID_SNRS`, ``per_cell`` mixtures
-    (clean speech: the clean side of distinct validation items of ``corpus``, a
+    (clean speech: the clean side of validation items of ``corpus`` in a random order,
+    repeated only when the cells outnumber the items; ``corpus`` is a
     :class:`sedemo.data.corpus.Corpus`; noise: a random crop; the corpus's own mixing,
     :func:`sedemo.data.build.make_mixture`, speech at -26 dBFS). Deterministic in ``seed``.
     Only the ``valid`` split exists: it is for choosing models, never for reporting.
@@ -136,6 +142,9 @@ def build_valid_set(bank: str | Path, corpus, out: str | Path, per_cell: int = 4
     from sedemo.data.build import make_mixture
 
     out = Path(out)
+    if (out / "info.json").exists() and not json.loads((out / "info.json").read_text()).get("config", {}).get("bank"):
+        raise ValueError(f"{out} holds another corpus (its info.json is not a noise-bank validation set); "
+                         "choose another --valid-out")
     rng = np.random.default_rng(seed)
     items = corpus.items("valid")
     if not items:

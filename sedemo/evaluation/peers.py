@@ -23,8 +23,9 @@ from sedemo.metrics import METRICS
 
 #: Where ``benchmarks/peers.py`` writes its results (package data).
 PEERS_FILE = Path(__file__).resolve().parents[1] / "results" / "peers" / "peers.json"
-#: The same benchmark on the extended corpus's *validation* split (``--split valid``): what
-#: the default model of ``python -m sedemo enhance`` is chosen on (:func:`choose_default`).
+#: The same benchmark on the extended corpus's *validation* split (``--split valid``): with
+#: :data:`BANK_VALID_FILE`, pooled (:func:`pool_results`), what the default model of
+#: ``python -m sedemo enhance`` is chosen on (:func:`choose_default`).
 VALID_FILE = PEERS_FILE.with_name("peers-valid.json")
 #: The same benchmark on the validation mixtures in held-out 0 A.D. noise
 #: (``python -m sedemo.data noise-bank``; ``--corpus data/noise-bank-valid --split valid``): the
@@ -58,7 +59,8 @@ def choose_default(results: dict, candidates, metrics=("pesq_wb", "stoi", "si_sd
     """The candidate model that is ahead on the most of ``metrics`` (means over the
     results' items; a tie goes to the higher PESQ-WB), and the table of means it was
     chosen from (candidates x metrics, with a ``wins`` column). Meant for the validation
-    results (:data:`VALID_FILE`): the choice never looks at the test split.
+    results (:data:`VALID_FILE` and :data:`BANK_VALID_FILE` pooled by :func:`pool_results`):
+    the choice never looks at the test split.
     Chapter: 05_complex_mapping."""
     candidates = list(candidates)
     _check_names(results, metrics, candidates)

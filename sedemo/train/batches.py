@@ -163,7 +163,8 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
         speech = clean[b].copy()
         if reverb and rng.random() < reverb:
             speech, clean[b] = reverberate(clean[b], bank[int(rng.integers(len(bank)))])
-        if dynamic_mix and noise_pool and rng.random() < noise_pool_p:
+        if dynamic_mix and noise_pool is not None and len(noise_pool) and noise_pool_p > 0 \
+                and rng.random() < noise_pool_p:
             gain = 10.0 ** (rng.uniform(-5.0, 5.0) / 20.0) if snr_range is None else 1.0
             src = noise_pool[int(rng.integers(len(noise_pool)))]
             noise = gain * audio.fit_length(src, length, rng=rng).astype(np.float32)

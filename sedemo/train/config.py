@@ -186,6 +186,9 @@ class TrainConfig:
         if self.noise_bank is not None and not self.dynamic_mix:
             raise ValueError("noise_bank (--noise-bank) replaces the noise of dynamically mixed rows; "
                              "add --dynamic-mix, or leave --noise-bank out")
+        if self.noise_bank is not None and self.snr_range is None:
+            raise ValueError("noise_bank (--noise-bank) needs snr_range: the bank's recordings have no SNR of their "
+                             "own; add e.g. --snr-range -5 20")
         for k in ("channel", "reverb", "noise_bank_p"):
             if not (_is_real(getattr(self, k)) and 0.0 <= getattr(self, k) <= 1.0):
                 raise _bad(k, "a probability in [0, 1]", getattr(self, k), f"pass e.g. {_flag(k)} 0.5, or 0: off")
