@@ -161,3 +161,14 @@ def test_pool_results_recomputes_the_means_over_every_set():
     assert best == "x" and table.loc["x", "wins"] == 3
     with pytest.raises(ValueError, match="only_a"):
         peers.pool_results({"corpus": a, "bank": b}, systems=["x", "only_a"])
+
+
+def test_side_reads_where_the_interval_lies():
+    from sedemo.evaluation import uncertainty
+
+    rows = [{"id": f"i{k}", "system": s, "stoi": v + (0.1 if s == "a" else 0.0) + (-0.2 if s == "b" else 0.0)}
+            for k, v in enumerate(np.linspace(0.5, 0.9, 20)) for s in ("a", "b", "c", "base")]
+    t = uncertainty.difference_table(rows, ["a", "b", "base"], "c", ("stoi",))
+    assert uncertainty.side(t.loc["a"], "stoi") == "ahead"
+    assert uncertainty.side(t.loc["b"], "stoi") == "behind"
+    assert uncertainty.side(t.loc["base"], "stoi") == "no supported difference"

@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import zipfile
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import numpy as np
 
 from sedemo._utils import atomic_output
 from sedemo.dsp import audio
-from sedemo.data.sources import CORPUS_VERSION, SAMPLE_RATE
+from sedemo.data.sources import CORPUS_VERSION, SAMPLE_RATE, _family
 
 ZEROAD_ZIP = Path("/usr/share/games/0ad/mods/public/public.zip")
 AMBIENT_PREFIX = "audio/ambient/"
@@ -50,7 +49,7 @@ def family(name: str) -> str:
     """The family of an ambient file: its stem without the take number
     (``river_med_21.ogg`` -> ``river_med``, ``day_temperate_gen_01`` -> ``day_temperate_gen``).
     Chapter: 05_complex_mapping."""
-    return re.sub(r"_\d+$", "", Path(name).stem)
+    return _family(Path(name).stem)
 
 
 def build_bank(out: str | Path, zip_path: str | Path = ZEROAD_ZIP) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["paired_bootstrap", "difference_table", "grouped_difference_table"]
+__all__ = ["paired_bootstrap", "difference_table", "grouped_difference_table", "side"]
 
 
 def paired_bootstrap(rows, a: str, b: str, metric: str, n_boot: int = 2000, level: float = 0.95,
@@ -76,6 +76,15 @@ def interval_text(table: pd.DataFrame, digits=3) -> pd.DataFrame:
                                         table[[(m, "diff"), (m, "low"), (m, "high")]].to_numpy()]
     out.index.name = table.index.name
     return out
+
+
+def side(row, metric: str) -> str:
+    """Where a difference's 95 % interval lies: ``"ahead"`` (above 0), ``"behind"`` (below 0)
+    or ``"no supported difference"`` (it includes 0). ``row``: one row of a
+    :func:`difference_table` (or of :func:`grouped_difference_table`), e.g.
+    ``table.loc["ulcrn"]``. Chapter: 05_complex_mapping."""
+    low, high = row[(metric, "low")], row[(metric, "high")]
+    return "ahead" if low > 0 else "behind" if high < 0 else "no supported difference"
 
 
 def grouped_difference_table(rows, systems, baseline: str, by: str = "snr_db",
