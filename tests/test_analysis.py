@@ -316,3 +316,20 @@ def test_band_level_errors_flat_for_a_gain_and_tilted_by_a_lowpass():
     sel = (f >= 1000) & (f < 2000)
     ref = 10 * np.log10(pe[sel].sum() / pr[sel].sum()) - 10 * np.log10(pe.sum() / pr.sum())
     assert tilted["band_err_1_2"] == pytest.approx(ref, abs=1e-9)
+
+
+def test_band_noise_reduction_reads_what_is_left_per_band():
+    from sedemo.evaluation.analysis import band_noise_reduction
+
+    rng = np.random.default_rng(0)
+    s, n = 0.1 * rng.standard_normal(32000), 0.1 * rng.standard_normal(32000)
+    half = band_noise_reduction(s + 0.5 * n, s, s + n)
+    np.testing.assert_allclose(half["reduction_db"], 20 * np.log10(2), atol=1e-9)  # a gain of 1/2 everywhere
+    N = np.fft.rfft(n)
+    f = np.fft.rfftfreq(len(n), 1 / 16000)
+    high = np.fft.irfft(np.where(f >= 4500, N, 0), len(n))  # only the noise above 4.5 kHz is left
+    t = band_noise_reduction(s + high, s, s + n)
+    assert list(t.index) == ["0-1 kHz", "1-2 kHz", "2-4 kHz", "4-8 kHz"]
+    assert (t["reduction_db"].iloc[:3] > 30).all() and 0 < t["reduction_db"].iloc[3] < 2
+    with pytest.raises(ValueError, match="one length"):
+        band_noise_reduction(s[:10], s, s + n)

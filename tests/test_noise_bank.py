@@ -143,3 +143,62 @@ def test_noise_bank_needs_dynamic_mixing():
         T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank="x", noise_bank_p=1.5, snr_range=(-5, 20))
     cmd = T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank="data/noise-bank", snr_range=(-5, 20)).command()
     assert "--noise-bank data/noise-bank" in cmd and "--noise-bank-p" not in cmd
+
+
+def _wav(x: np.ndarray, sr: int) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, x, sr, format="WAV")
+    return buf.getvalue()
+
+
+def test_extra_bank_takes_the_picked_gcompris_and_scratch_recordings(tmp_path):
+    """GCompris sounds come out of a .rcc file, Scratch sounds from their folder; voices,
+    unpicked and too-short recordings stay out; everything ends at 16 kHz mono."""
+    from tests.test_qt_resources import write_rcc
+
+    rng = np.random.default_rng(0)
+    noise = lambda sr, s, ch=1: 0.2 * rng.standard_normal((int(sr * s), ch)).squeeze()  # noqa: E731
+    rcc_dir = tmp_path / "rcc"
+    rcc_dir.mkdir()
+    write_rcc(rcc_dir / "memory-sound.rcc", {
+        "resource/LRRain_in_garden_01_LA_cut.ogg": _ogg(noise(44100, 2.0, 2).astype(np.float32), 44100),
+        "resource/LRFactory_noise_01_LA.ogg": _ogg(noise(44100, 0.5).astype(np.float32), 44100),  # < 1 s
+        "resource/LRWeird_1_LA.ogg": _ogg(noise(44100, 2.0).astype(np.float32), 44100)},  # not picked
+        compress={"resource/LRWeird_1_LA.ogg"})
+    sounds = tmp_path / "Sounds"
+    for rel, sr in [("Effects/CarPassing.wav", 11025), ("Music Loops/Garden.wav", 22050),
+                    ("Music Loops/HumanBeatbox1.wav", 22050), ("Human/Laugh-male1.wav", 11025)]:
+        (sounds / rel).parent.mkdir(parents=True, exist_ok=True)
+        (sounds / rel).write_bytes(_wav(noise(sr, 1.5), sr))
+    info = NB.build_extra_bank(tmp_path / "extra", rcc_dir, sounds)
+    names = [p.name for p in NB.bank_files(tmp_path / "extra")]
+    assert names == ["gcompris__LRRain_in_garden_01_LA_cut.flac", "scratch__CarPassing.flac", "scratch__Garden.flac"]
+    assert list(info["skipped"].values()) == ["shorter than 1 s or silent"]
+    assert info["train"]["families"] == ["gcompris:LRRain_in_garden_01_LA_cut", "scratch:CarPassing",
+                                         "scratch:Garden"]
+    for p in NB.bank_files(tmp_path / "extra"):
+        x, sr = sf.read(p)
+        assert sr == SR and x.ndim == 1 and np.abs(x).max() <= 0.99 + 1e-3
+    assert {c[2] for c in info["credits"]} == {"GPL-3+", "CC-BY-SA-3.0"}
+    with pytest.raises(FileNotFoundError, match="apt-get install gcompris-qt-data scratch"):
+        NB.build_extra_bank(tmp_path / "e2", tmp_path / "none", tmp_path / "none")
+
+
+def test_a_pool_of_banks_gives_each_bank_an_equal_share():
+    rng0 = np.random.default_rng(0)
+    clean = [(0.1 * rng0.standard_normal(SR)).astype(np.float32) for _ in range(2)]
+    pairs = [(c, c.copy()) for c in clean]
+    big = [np.full(SR, 0.5, np.float32) for _ in range(9)]  # a bank of nine constant signals
+    small = [np.linspace(-1, 1, SR).astype(np.float32)]     # a bank of one ramp
+    c, n = T.sample_batch(pairs, np.random.default_rng(3), 400, 200, dynamic_mix=True,
+                          noise_pool=[big, small], noise_pool_p=1.0, snr_range=(0, 0))
+    ramps = sum(float(np.std(row)) > 1e-6 for row in (n - c))
+    assert 150 < ramps < 250  # about half, not a tenth
+
+
+def test_cli_takes_several_banks(tmp_path):
+    from sedemo.train.cli import _config
+
+    cfg = _config(["--model", "ulcrn", "--dynamic-mix", "--snr-range", "-5", "20",
+                   "--noise-bank", "a", "b", "--noise-bank-p", "0.8"])
+    assert cfg.noise_bank == "a,b" and cfg.noise_bank_p == 0.8

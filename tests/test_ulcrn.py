@@ -186,12 +186,53 @@ def test_channel_filters_speech_and_noise_alike():
         np.testing.assert_allclose(np.abs(H[10:-10]), np.abs(Hn[10:-10]), rtol=1e-2, atol=1e-3)
 
 
+def test_noise_eq_colors_the_noise_alone_and_keeps_the_snr():
+    pairs = _pairs()
+    for seed in range(6):  # the same row with and without the coloring: speech untouched
+        c0, n0 = sample_batch(pairs, np.random.default_rng(seed), 1, 8000, dynamic_mix=True)
+        c1, n1 = sample_batch(pairs, np.random.default_rng(seed), 1, 8000, dynamic_mix=True, noise_eq=1.0,
+                              snr_range=(0.0, 0.0))
+        np.testing.assert_array_equal(c0, c1)
+        P = np.abs(np.fft.rfft(n1[0] - c1[0])) ** 2
+        bands = P[: len(P) // 8 * 8].reshape(8, -1).sum(1)
+        assert bands.max() > 5 * np.median(bands)  # one band dominates (a 10-30 dB boost)
+        np.testing.assert_allclose(10 * np.log10((c1 ** 2).mean() / ((n1 - c1) ** 2).mean()), 0.0, atol=1e-3)
+
+
+def test_tones_add_a_few_steady_lines_to_the_noise():
+    pairs = _pairs()
+    c, n = sample_batch(pairs, np.random.default_rng(1), 8, 16000, dynamic_mix=True, tones=1.0, snr_range=(5, 5))
+    np.testing.assert_allclose(10 * np.log10((c ** 2).mean(1) / ((n - c) ** 2).mean(1)), 5.0, atol=1e-3)
+    f = np.fft.rfftfreq(16000, 1 / 16000)
+    flat = sample_batch(pairs, np.random.default_rng(1), 8, 16000, dynamic_mix=True, snr_range=(5, 5))
+    for row, ref in zip(n - c, flat[1] - flat[0]):  # white-ish noise plus tones: a spectral peak far above it
+        P, Q = np.abs(np.fft.rfft(row)) ** 2, np.abs(np.fft.rfft(ref)) ** 2
+        assert P.max() > 100 * np.median(P) and Q.max() < 100 * np.median(Q)
+        assert 290 <= f[P.argmax()] <= 7600
+
+
+def test_calls_are_high_pitched_bursts_added_to_the_noise():
+    from sedemo.train.batches import _calls
+
+    x = _calls(np.random.default_rng(0), 5 * 16000)
+    assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0)
+    frames = x[: len(x) // 512 * 512].reshape(-1, 512)
+    energy = (frames ** 2).mean(1)
+    assert (energy < 1e-4 * energy.max()).any() and (energy > 0.1 * energy.max()).any()  # bursts and gaps
+    f = np.fft.rfftfreq(512, 1 / 16000)
+    P = (np.abs(np.fft.rfft(frames * np.hanning(512), axis=1)) ** 2).sum(0)
+    assert P[f < 900].sum() < 0.01 * P.sum()  # nothing at a voice's pitch and first formants
+    c, n = sample_batch(_pairs(), np.random.default_rng(1), 4, 16000, dynamic_mix=True, calls=1.0,
+                        snr_range=(5, 5))
+    np.testing.assert_allclose(10 * np.log10((c ** 2).mean(1) / ((n - c) ** 2).mean(1)), 5.0, atol=1e-3)
+
+
 def test_switches_off_draw_the_earlier_batches():
     pairs = _pairs()
     for kw in ({}, dict(dynamic_mix=True), dict(speed_perturb=0.1)):
         a = sample_batch(pairs, np.random.default_rng(2), 4, 8000, **kw)
         b = sample_batch(pairs, np.random.default_rng(2), 4, 8000, snr_range=None, level_range=None,
-                         channel=0.0, **kw)
+                         channel=0.0, noise_eq=0.0, tones=0.0, calls=0.0, **kw)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
     c, n = sample_batch(pairs, np.random.default_rng(2), 4, 8000)
@@ -320,3 +361,11 @@ def test_encoder_embedding_has_finite_gradients_at_silence():
         plain = m._features(spec.real, spec.imag)
         floored = m._features(spec.real, spec.imag, floor=1e-5)
     torch.testing.assert_close(plain, floored)  # no bin of this signal is below the floor
+
+
+@pytest.mark.parametrize("field", ["channel", "reverb", "noise_bank_p", "noise_eq", "tones", "calls"])
+def test_augmentation_probabilities_are_checked(field):
+    from sedemo.train import TrainConfig
+
+    with pytest.raises(ValueError, match=f"--{field.replace('_', '-')}.*probability"):
+        TrainConfig(model="ulcrn", **{field: 1.5})

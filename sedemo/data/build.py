@@ -386,6 +386,10 @@ def main(argv=None):
                     help="the corpus whose validation speech the validation set uses")
     nb.add_argument("--valid-out", type=Path, default=Path("data/noise-bank-valid"),
                     help="where to write the validation mixtures (a corpus folder, split valid only)")
+    nx = sub.add_parser("noise-bank-extra", parents=[common],
+                        help="decode GCompris and Scratch recordings into a second, train-only noise bank "
+                             "(chapter 5; needs gcompris-qt-data and/or scratch)")
+    nx.add_argument("--out", type=Path, default=Path("data/noise-bank-extra"), help="the bank's folder")
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def body():
@@ -404,10 +408,20 @@ def main(argv=None):
                 print(f"{split}: {bank[split]['files']} files, {bank[split]['minutes']:.1f} min, "
                       f"families {', '.join(bank[split]['families'])}")
             return load_corpus(noise_bank.build_valid_set(args.out, load_corpus(args.corpus), args.valid_out))
+        if args.cmd == "noise-bank-extra":
+            from sedemo.data import noise_bank
+
+            bank = noise_bank.build_extra_bank(args.out)
+            print(f"train: {bank['train']['files']} files, {bank['train']['minutes']:.1f} min, "
+                  f"{len(bank['train']['families'])} families; left out: {len(bank['skipped'])} "
+                  f"(shorter than {noise_bank.EXTRA_MIN_SECONDS:g} s, silent or unreadable)")
+            return None
         return load_corpus(args.root)
 
     corpus = run(body, argv, interrupted="interrupted; run the same command again to finish the build "
                                          "(finished files are kept)")
+    if corpus is None:
+        return None
     print(corpus.describe())
     for split, s in corpus.info.get("splits", {}).items():  # the extended corpus: its speech per split
         sexes = ", ".join(f"{n} {sex}" for sex, n in s["sexes"].items())

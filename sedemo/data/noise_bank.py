@@ -16,9 +16,19 @@ a second validation split, of unseen *real* noise, for choosing models.
 Training reads the bank with ``--noise-bank DIR`` (``sedemo.train``; a share of the
 dynamically mixed rows take a crop of a ``train/`` file instead of another item's noise).
 
+:func:`build_extra_bank` adds a second, train-only bank of shorter recordings from two more
+Debian packages: GCompris (``gcompris-qt-data``, GPL-3+: rain, a train, frogs in a storm,
+applause, factory noise, a car engine, a helicopter, harbour and water sounds, farm animals,
+solo instruments; read out of Qt ``.rcc`` files by :mod:`sedemo.data.qt_resources`) and
+Scratch (``scratch``, CC-BY-SA-3.0: crickets, passing cars and motorcycles, running water,
+typing, a sewing machine, a party crowd, footsteps, instrumental music loops). Sounds made of
+voices (laughs, screams, singing, beatboxing) are left out: they would teach a model to
+remove speech. ``--noise-bank`` takes both folders.
+
 Command line: ``python -m sedemo.data noise-bank --out data/noise-bank`` (needs
 ``0ad-data``: ``apt-get install 0ad-data``, 1.4 GB; or ``--zip`` the path of a
-``public.zip``).
+``public.zip``); ``python -m sedemo.data noise-bank-extra --out data/noise-bank-extra``
+(needs ``gcompris-qt-data`` and/or ``scratch``).
 Chapter: 05_complex_mapping.
 """
 from __future__ import annotations
@@ -43,6 +53,27 @@ VALID_FAMILIES = ("day_tropical", "river_med", "wavecrash", "amb_port", "windsto
 CREDIT = ("Ambient recordings (crowds, daytime ambience, rivers, waves, rain, wind)",
           "Wildfire Games and 0 A.D. contributors", "CC-BY-SA-3.0", "0ad-data")
 VALID_SNRS = (0.0, 5.0, 10.0)
+
+GCOMPRIS_RCC = Path("/usr/share/gcompris-qt/rcc")
+SCRATCH_SOUNDS = Path("/usr/share/scratch/Media/Sounds")
+#: the GCompris recordings the extra bank takes (substrings of the paths inside the .rcc files)
+GCOMPRIS_PICK = ("LRRain_in_garden", "LRTrain_slowing", "LRFrogsInPond", "LRApplauses", "LRFactory_noise",
+                 "LRStartAndStopCarEngine", "LRFireballs", "LRHits", "resource/sounds/water.wav",
+                 "canal_lock/resource/water_fill", "watercycle/resource/harbor", "watercycle/resource/bubble",
+                 "guessnumber/resource/helicopter", "railroad/resource/sounds/train", "traffic/resource/car.",
+                 "explore_farm_animals/resource/animals/", "instruments/resource/")
+#: the Scratch recordings it takes (paths under Media/Sounds; a folder takes all its files but
+#: those of SCRATCH_SKIP: voices)
+SCRATCH_PICK = ("Animal/Crickets", "Animal/Bird", "Effects/Bubbles", "Effects/CarPassing",
+                "Effects/MotorcyclePassing", "Effects/WaterRunning", "Effects/Typing", "Effects/SewingMachine",
+                "Effects/Ripples", "Human/PartyNoise", "Human/Footsteps", "Music Loops/")
+SCRATCH_SKIP = ("HumanBeatbox", "HipHop")
+EXTRA_CREDITS = (("Sound effects, ambience, animals and instruments (extra training noise)",
+                  "GCompris authors (KDE)", "GPL-3+", "gcompris-qt-data"),
+                 ("Sound effects, ambience and music loops (extra training noise)",
+                  "Scratch (MIT Media Lab) contributors", "CC-BY-SA-3.0", "scratch"))
+#: recordings shorter than this (s) are left out (a crop would loop them many times)
+EXTRA_MIN_SECONDS = 1.0
 
 
 def family(name: str) -> str:
@@ -80,12 +111,7 @@ def build_bank(out: str | Path, zip_path: str | Path = ZEROAD_ZIP) -> dict:
                 import soundfile as sf
 
                 x, sr = sf.read(io.BytesIO(zf.read(name)), dtype="float64", always_2d=True)
-                x = audio.resample(x.mean(axis=1), sr, SAMPLE_RATE)
-                x = np.asarray(x, dtype=np.float64)
-                x = x - x.mean()
-                peak = float(np.abs(x).max())
-                if peak > 0.99:
-                    x = x * (0.99 / peak)
+                x = _clean_noise(x, sr)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_output(dst) as tmp:
                     sf.write(str(tmp), x.astype(np.float32), SAMPLE_RATE, format="FLAC")
@@ -100,6 +126,84 @@ def build_bank(out: str | Path, zip_path: str | Path = ZEROAD_ZIP) -> dict:
         files = [f for f in info["files"].values() if f["split"] == split]
         info[split] = {"files": len(files), "minutes": round(sum(f["seconds"] for f in files) / 60, 2),
                        "families": sorted({f["family"] for f in files})}
+    with atomic_output(out / "info.json") as tmp:
+        Path(tmp).write_text(json.dumps(info, indent=1) + "\n")
+    return info
+
+
+def _clean_noise(x: np.ndarray, sr: int) -> np.ndarray:
+    """Mono, 16 kHz, DC removed, peak <= 0.99 (float64)."""
+    x = np.asarray(audio.resample(np.asarray(x, np.float64).reshape(len(x), -1).mean(axis=1), sr, SAMPLE_RATE),
+                   dtype=np.float64)
+    x = x - x.mean()
+    peak = float(np.abs(x).max()) if len(x) else 0.0
+    return x * (0.99 / peak) if peak > 0.99 else x
+
+
+def _extra_sources(gcompris_rcc: Path, scratch_sounds: Path):
+    """(name, family, origin, loader) for every recording :func:`build_extra_bank` takes."""
+    found = []
+    if gcompris_rcc.is_dir():
+        from sedemo.data.qt_resources import read_rcc
+
+        for rcc in sorted(gcompris_rcc.glob("*.rcc")):
+            for inner, data in sorted(read_rcc(rcc).items()):
+                if inner.lower().endswith((".wav", ".ogg")) and any(k in inner for k in GCOMPRIS_PICK):
+                    stem = Path(inner).stem
+                    found.append((f"gcompris__{stem}", f"gcompris:{_family(stem)}", f"{rcc.name}:{inner}",
+                                  (lambda d=data: d)))
+    if scratch_sounds.is_dir():
+        for p in sorted(scratch_sounds.rglob("*")):
+            rel = str(p.relative_to(scratch_sounds))
+            if p.suffix.lower() in (".wav", ".mp3") and any(rel.startswith(k) for k in SCRATCH_PICK) \
+                    and not any(k in rel for k in SCRATCH_SKIP):
+                stem = p.stem.replace(" ", "_")
+                found.append((f"scratch__{stem}", f"scratch:{_family(stem)}", f"scratch:{rel}",
+                              (lambda q=p: q.read_bytes())))
+    return found
+
+
+def build_extra_bank(out: str | Path, gcompris_rcc: str | Path = GCOMPRIS_RCC,
+                     scratch_sounds: str | Path = SCRATCH_SOUNDS) -> dict:
+    """Decode the picked GCompris (:data:`GCOMPRIS_PICK`) and Scratch (:data:`SCRATCH_PICK`)
+    recordings into ``out/train/*.flac`` (mono, 16 kHz, DC removed, peak <= 0.99; recordings
+    shorter than :data:`EXTRA_MIN_SECONDS` or silent are left out) and write ``out/info.json``.
+    Train only: the held-out validation noise stays 0 A.D.'s (:func:`build_valid_set`).
+    Existing files are kept; writes are atomic. Returns the info dict.
+
+    Raises ``FileNotFoundError`` naming the packages when neither is installed.
+    Chapter: 05_complex_mapping.
+    """
+    import soundfile as sf
+
+    out = Path(out)
+    sources = _extra_sources(Path(gcompris_rcc), Path(scratch_sounds))
+    if not sources:
+        raise FileNotFoundError(f"no GCompris sounds in {gcompris_rcc} and no Scratch sounds in {scratch_sounds}: "
+                                "install them with `apt-get install gcompris-qt-data scratch`")
+    info = {"what": "GCompris and Scratch recordings as extra training noise (train/ only)",
+            "credits": [list(c) for c in EXTRA_CREDITS], "files": {}, "skipped": {}}
+    for name, fam, origin, load in sources:
+        rel = Path("train") / f"{name}.flac"
+        dst = out / rel
+        if not dst.exists():
+            try:
+                x, sr = sf.read(io.BytesIO(load()), dtype="float64", always_2d=True)
+            except Exception as e:  # noqa: BLE001 - a recording libsndfile cannot read is skipped, with why
+                info["skipped"][origin] = f"unreadable: {type(e).__name__}"
+                continue
+            x = _clean_noise(x, sr)
+            if len(x) < EXTRA_MIN_SECONDS * SAMPLE_RATE or float(np.sqrt(np.mean(x ** 2))) < 1e-4:
+                info["skipped"][origin] = "shorter than 1 s or silent"
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(dst) as tmp:
+                sf.write(str(tmp), x.astype(np.float32), SAMPLE_RATE, format="FLAC")
+        info["files"][str(rel)] = {"split": "train", "family": fam, "origin": origin,
+                                   "seconds": round(audio.info(dst).duration, 2)}
+    files = list(info["files"].values())
+    info["train"] = {"files": len(files), "minutes": round(sum(f["seconds"] for f in files) / 60, 2),
+                     "families": sorted({f["family"] for f in files})}
     with atomic_output(out / "info.json") as tmp:
         Path(tmp).write_text(json.dumps(info, indent=1) + "\n")
     return info

@@ -100,6 +100,61 @@ def _channel(rng: np.random.Generator, length: int, sample_rate: int = 16000) ->
     return g
 
 
+def _noise_eq(rng: np.random.Generator, length: int, sample_rate: int = 16000) -> np.ndarray:
+    """A random coloring of the noise alone on the rFFT grid of ``length`` samples: a boost of
+    ``U(10, 30)`` dB, Gaussian on a log-frequency axis around a centre log-uniform in
+    150 Hz-7.5 kHz with a standard deviation of ``U(0.25, 1)`` octave (narrow-band hiss,
+    high-frequency hiss, low hum)."""
+    f = np.maximum(np.fft.rfftfreq(length, 1.0 / sample_rate), 20.0)
+    centre = np.exp(rng.uniform(np.log(150.0), np.log(7500.0)))
+    width, boost = rng.uniform(0.25, 1.0), rng.uniform(10.0, 30.0)
+    return 10.0 ** (boost * np.exp(-0.5 * (np.log2(f / centre) / width) ** 2) / 20.0)
+
+
+def _tones(rng: np.random.Generator, length: int, sample_rate: int = 16000) -> np.ndarray:
+    """One to four steady tones (insects, whistles, whine): each log-uniform in 300 Hz-7.5 kHz,
+    a 0.5 % vibrato at ``U(0.2, 8)`` Hz, amplitude-modulated at ``U(2, 60)`` Hz with a depth of
+    ``U(0, 1)``, its level ``U(-10, 10)`` dB around the others'; unit RMS in all (float64)."""
+    t = np.arange(length) / sample_rate
+    out = np.zeros(length)
+    for _ in range(int(rng.integers(1, 5))):
+        f0 = np.exp(rng.uniform(np.log(300.0), np.log(7500.0)))
+        fv, fa, depth = rng.uniform(0.2, 8.0), rng.uniform(2.0, 60.0), rng.uniform(0.0, 1.0)
+        phase = 2 * np.pi * f0 * (t - 0.005 * np.cos(2 * np.pi * fv * t) / (2 * np.pi * fv))
+        am = 1.0 - depth * (0.5 + 0.5 * np.sin(2 * np.pi * fa * t + rng.uniform(0, 2 * np.pi)))
+        out += 10.0 ** (rng.uniform(-10.0, 10.0) / 20.0) * am * np.sin(phase + rng.uniform(0, 2 * np.pi))
+    return out / max(float(np.sqrt(np.mean(out ** 2))), 1e-12)
+
+
+def _calls(rng: np.random.Generator, length: int, sample_rate: int = 16000) -> np.ndarray:
+    """Animal calls (birds, frogs, insects): one to three callers, each repeating bursts of
+    ``U(0.05, 0.6)`` s at ``U(0.5, 4)`` per second; a burst is a harmonic chirp whose
+    fundamental glides from ``f`` (log-uniform in 1-5 kHz, far above a voice's) to
+    ``U(0.7, 1.5) f``, with one to three harmonics below 7.6 kHz, a Hann envelope and a
+    trill (``U(0, 80)`` Hz amplitude modulation of depth ``U(0, 1)``); unit RMS (float64)."""
+    out = np.zeros(length)
+    for _ in range(int(rng.integers(1, 4))):
+        f_lo = np.exp(rng.uniform(np.log(1000.0), np.log(5000.0)))
+        gain = 10.0 ** (rng.uniform(-6.0, 6.0) / 20.0)
+        start = -int(rng.uniform(0, 1.0) * sample_rate)
+        while start < length:
+            dur = int(rng.uniform(0.05, 0.6) * sample_rate)
+            t = np.arange(dur) / sample_rate
+            f_end = f_lo * rng.uniform(0.7, 1.5)
+            phase = 2 * np.pi * (f_lo * t + (f_end - f_lo) * t ** 2 / (2 * max(t[-1], 1e-9)))
+            trill = 1.0 - rng.uniform(0, 1) * (0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(0, 80) * t))
+            burst = np.zeros(dur)
+            for h in range(1, int(rng.integers(1, 4)) + 1):
+                if h * max(f_lo, f_end) < 0.95 * sample_rate / 2:
+                    burst += rng.uniform(0.1, 1.0) ** (h - 1) * np.sin(h * phase + rng.uniform(0, 2 * np.pi))
+            burst *= np.hanning(dur) * trill * gain
+            lo, hi = max(start, 0), min(start + dur, length)
+            if hi > lo:
+                out[lo:hi] += burst[lo - start:hi - start]
+            start += dur + int(sample_rate / rng.uniform(0.5, 4.0))
+    return out / max(float(np.sqrt(np.mean(out ** 2))), 1e-12)
+
+
 def _filtered(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.fft.irfft(np.fft.rfft(x) * g, n=len(x)).astype(np.float32)
 
@@ -107,7 +162,8 @@ def _filtered(x: np.ndarray, g: np.ndarray) -> np.ndarray:
 def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: int, length: int,
                  dynamic_mix: bool = False, speed_perturb: float = 0.0, snr_range=None,
                  level_range=None, channel: float = 0.0, sample_rate: int = 16000, reverb: float = 0.0,
-                 noise_pool: Sequence[np.ndarray] | None = None, noise_pool_p: float = 0.5):
+                 noise_pool: Sequence | None = None, noise_pool_p: float = 0.5, noise_eq: float = 0.0,
+                 tones: float = 0.0, calls: float = 0.0):
     """A random batch: ``(clean, noisy)`` float32 arrays ``(batch_size, length)``.
 
     Each row: a random item, a random crop of ``length`` samples (zero-padded when
@@ -138,7 +194,20 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
       :func:`sedemo.data.noise_bank.load_bank`) with ``dynamic_mix``: with probability
       ``noise_pool_p`` the row's noise is a random crop (looped when shorter,
       :func:`sedemo.dsp.audio.fit_length`) of a random signal of the pool instead of another
-      item's noise: more noise recordings than the corpus has.
+      item's noise: more noise recordings than the corpus has. A pool of several banks (a list
+      of such lists) draws a bank first, then a signal: each bank gets an equal share, however
+      many files it has.
+    * ``noise_eq`` (a probability): the row's noise alone is colored by a random boost of
+      10-30 dB around a random frequency (150 Hz-7.5 kHz, 0.25-1 octave wide): noise whose
+      energy sits in one band, e.g. all above 3 kHz (insects, hiss), which the recorded
+      noises seldom have.
+    * ``tones`` (a probability): one to four steady, amplitude-modulated tones (300 Hz-7.5 kHz;
+      insects, whistles, whine) are added to the row's noise at ``U(-10, 10)`` dB relative to
+      it.
+    * ``calls`` (a probability): animal calls (:func:`_calls`: bursts of harmonic chirps
+      with a fundamental of 1-5 kHz: birds, frogs, insects) are added to the row's noise at
+      ``U(-10, 10)`` dB relative to it. These three come before the SNR scaling, so
+      ``snr_range`` still holds.
     * ``level_range=(lo, hi)`` (dBFS): clean and noisy rows are scaled together so that
       the mixture's RMS level is ``U(lo, hi)`` (peaks kept below 0.99).
 
@@ -167,6 +236,8 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
                 and rng.random() < noise_pool_p:
             gain = 10.0 ** (rng.uniform(-5.0, 5.0) / 20.0) if snr_range is None else 1.0
             src = noise_pool[int(rng.integers(len(noise_pool)))]
+            if isinstance(src, (list, tuple)):  # a pool of banks: a bank, then one of its recordings
+                src = src[int(rng.integers(len(src)))]
             noise = gain * audio.fit_length(src, length, rng=rng).astype(np.float32)
         elif dynamic_mix:
             c2, n2 = pairs[int(rng.integers(len(pairs)))]
@@ -175,6 +246,16 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
             noise = gain * (_crop(n2, s2, length) - _crop(c2, s2, length))
         else:
             noise = _crop(n, start, length) - _crop(c, start, length)
+        if noise_eq and rng.random() < noise_eq:
+            noise = _filtered(noise, _noise_eq(rng, length, sample_rate))
+        if tones and rng.random() < tones:
+            rms = float(np.sqrt(np.mean(noise ** 2)))
+            level = rms * 10.0 ** (rng.uniform(-10.0, 10.0) / 20.0) if rms > 1e-6 else 0.1
+            noise = (noise + level * _tones(rng, length, sample_rate)).astype(np.float32)
+        if calls and rng.random() < calls:
+            rms = float(np.sqrt(np.mean(noise ** 2)))
+            level = rms * 10.0 ** (rng.uniform(-10.0, 10.0) / 20.0) if rms > 1e-6 else 0.1
+            noise = (noise + level * _calls(rng, length, sample_rate)).astype(np.float32)
         if snr_range is not None:
             ps, pn = float(np.mean(clean[b] ** 2)), float(np.mean(noise ** 2))
             snr = rng.uniform(*snr_range)
@@ -183,7 +264,8 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
         if channel and rng.random() < channel:
             g = _channel(rng, length, sample_rate)
             clean[b], speech, noise = _filtered(clean[b], g), _filtered(speech, g), _filtered(noise, g)
-        plain = not dynamic_mix and factors is None and snr_range is None and not channel and not reverb
+        plain = not dynamic_mix and factors is None and snr_range is None and not channel and not reverb \
+            and not noise_eq and not tones and not calls
         noisy[b] = _crop(n, start, length) if plain else speech + noise
         if level_range is not None:
             rms = float(np.sqrt(np.mean(noisy[b] ** 2)))

@@ -103,11 +103,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="probability of a random microphone/channel response (tilt, band-limit)")
     p.add_argument("--reverb", type=float, default=d.reverb,
                    help="probability of a simulated room (pyroomacoustics); target: direct path + 50 ms")
-    p.add_argument("--noise-bank", default=d.noise_bank,
-                   help="a noise bank folder (python -m sedemo.data noise-bank): its train/ recordings "
-                   "replace the noise of a share of the dynamically mixed rows (needs --dynamic-mix)")
+    p.add_argument("--noise-bank", nargs="+", default=d.noise_bank, metavar="DIR",
+                   help="noise bank folders (python -m sedemo.data noise-bank / noise-bank-extra): their "
+                   "train/ recordings replace the noise of a share of the dynamically mixed rows "
+                   "(needs --dynamic-mix)")
     p.add_argument("--noise-bank-p", type=float, default=d.noise_bank_p,
                    help="the share of dynamically mixed rows whose noise comes from the bank")
+    p.add_argument("--noise-eq", type=float, default=d.noise_eq,
+                   help="probability of a random 10-30 dB band boost of the noise alone (150 Hz-7.5 kHz)")
+    p.add_argument("--tones", type=float, default=d.tones,
+                   help="probability of one to four steady, modulated tones added to the noise")
+    p.add_argument("--calls", type=float, default=d.calls,
+                   help="probability of synthetic animal calls (harmonic chirps, 1-5 kHz) added to the noise")
     p.add_argument("--export", default=d.export, help="also save the final model here "
                    "(e.g. sedemo/pretrained/gcrn.pt)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=d.progress)
@@ -122,6 +129,8 @@ def _config(argv) -> TrainConfig:
     args.pop("debug")
     args["model_overrides"] = dict(args["model_overrides"])
     args["loss_options"] = dict(args["loss_options"])
+    if isinstance(args["noise_bank"], list):  # several banks: one comma-separated field of the config
+        args["noise_bank"] = ",".join(args["noise_bank"])
     return TrainConfig(**args)
 
 

@@ -82,8 +82,11 @@ class TrainConfig:
     training crop drawn uniformly), ``level_range`` (``(lo, hi)`` dBFS: the mixture's
     level), ``channel`` (probability of a random tilt/band-limit), ``reverb`` (probability
     of a simulated room; needs pyroomacoustics), ``noise_bank`` (a folder built by
-    ``python -m sedemo.data noise-bank``: its ``train/`` noise replaces the noise of a
-    share ``noise_bank_p`` of the dynamically mixed rows); the augmentations of
+    ``python -m sedemo.data noise-bank`` or ``noise-bank-extra``, or several separated by
+    commas: their ``train/`` noise replaces the noise of a share ``noise_bank_p`` of the
+    dynamically mixed rows), ``noise_eq`` (probability of a random band boost of the noise
+    alone) ``tones`` (probability of steady tones added to the noise) and ``calls`` (probability of
+    synthetic animal calls added to it); the augmentations of
     :func:`sample_batch`. ``export``
     (also write the final model there), ``progress`` (tqdm bar), ``init_from`` (a
     model file of :func:`sedemo.models.save` or a training checkpoint whose weights
@@ -147,6 +150,9 @@ class TrainConfig:
     reverb: float = 0.0
     noise_bank: str | None = None
     noise_bank_p: float = 0.5
+    noise_eq: float = 0.0
+    tones: float = 0.0
+    calls: float = 0.0
     export: str | None = None
     progress: bool = True
     init_from: str | None = None
@@ -189,7 +195,7 @@ class TrainConfig:
         if self.noise_bank is not None and self.snr_range is None:
             raise ValueError("noise_bank (--noise-bank) needs snr_range: the bank's recordings have no SNR of their "
                              "own; add e.g. --snr-range -5 20")
-        for k in ("channel", "reverb", "noise_bank_p"):
+        for k in ("channel", "reverb", "noise_bank_p", "noise_eq", "tones", "calls"):
             if not (_is_real(getattr(self, k)) and 0.0 <= getattr(self, k) <= 1.0):
                 raise _bad(k, "a probability in [0, 1]", getattr(self, k), f"pass e.g. {_flag(k)} 0.5, or 0: off")
         if self.reverb:

@@ -438,7 +438,8 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
     if cfg.noise_bank is not None:
         from sedemo.data.noise_bank import load_bank
 
-        noise_pool = load_bank(cfg.noise_bank, "train")
+        banks = [load_bank(bank, "train") for bank in cfg.noise_bank.split(",")]
+        noise_pool = banks[0] if len(banks) == 1 else banks  # several: a bank, then a recording
 
     step, seconds_before, last_valid, running, n_running = 0, 0.0, {}, 0.0, 0
     init_info = None
@@ -472,7 +473,8 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
     while step < cfg.steps:
         clean, noisy = sample_batch(train_pairs, rng, cfg.batch_size, seg_len, cfg.dynamic_mix,
                                     cfg.speed_perturb, cfg.snr_range, cfg.level_range, cfg.channel,
-                                    scfg.sample_rate, cfg.reverb, noise_pool, cfg.noise_bank_p)
+                                    scfg.sample_rate, cfg.reverb, noise_pool, cfg.noise_bank_p,
+                                    cfg.noise_eq, cfg.tones, cfg.calls)
         batch = _batch_dict(torch.from_numpy(clean).to(device), torch.from_numpy(noisy).to(device), scfg)
         out_d = model.estimate(_model_input(model, batch))
         loss = loss_fn(out_d, batch)
