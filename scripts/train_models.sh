@@ -132,18 +132,20 @@ for model in "${@:-gcrn}"; do
       # mixed rows taking bank noise instead of 50 %; ulcrn_bankx adds the extra bank
       # (`python -m sedemo.data noise-bank-extra`: GCompris and Scratch recordings, needs
       # gcompris-qt-data and scratch), so ulcrn_bankp8 is its control. Judged on both
-      # validation sets like ulcrn_bank.
+      # validation sets like ulcrn_bank (neither chosen; logs in sedemo/results/training/).
       banks=(data/noise-bank)
       [ "$model" = ulcrn_bankx ] && banks+=(data/noise-bank-extra)
       finetune "runs/finetune/$model" sedemo/pretrained/ulcrn_bank2.pt si_sdr+compressed+stoi \
         --snr-range -5 20 --loss-opt stoi_weight=40 --seed 5 --noise-bank "${banks[@]}" --noise-bank-p 0.8 ;;
     ulcrn_color|ulcrn_color2)
       # ulcrn_bankp8 with two more augmentations (chapter 5): the validation analysis found the
-      # models leave noise that sits above 3 kHz (the held-out tropical ambience's insects)
+      # models leave noise that sits above 3 kHz (the held-out tropical ambience's calls)
       # almost untouched, so a share of the rows get their noise colored by a random band boost
       # (--noise-eq; 30 %, ulcrn_color2 50 %) and a share get steady modulated tones added to it
       # (--tones; 20 %, ulcrn_color2 40 %). ulcrn_bankp8 (same init, steps, bank share and seed)
-      # is their control; judged on both validation sets.
+      # is their control; judged on both validation sets (not chosen; logs in
+      # sedemo/results/training/, and ulcrn_color's model.pt ships as
+      # sedemo/pretrained/ulcrn_color.pt for chapter 5's probe-noise comparison only).
       eq=0.3 tones=0.2
       [ "$model" = ulcrn_color2 ] && eq=0.5 tones=0.4
       finetune "runs/finetune/$model" sedemo/pretrained/ulcrn_bank2.pt si_sdr+compressed+stoi \
@@ -153,7 +155,9 @@ for model in "${@:-gcrn}"; do
       # ulcrn_color with synthetic animal calls added to 30 % of the rows' noise (--calls:
       # harmonic chirps with a 1-5 kHz fundamental): ulcrn_color's band boosts and tones did
       # not help in the held-out tropical ambience, whose noise is bursts of such calls.
-      # ulcrn_color is its control; judged on both validation sets.
+      # ulcrn_color is its control; judged on both validation sets: the default model (level
+      # with ulcrn_bank2 there; the pooled rule's tie-break chose it), so its model.pt and log
+      # ship as sedemo/pretrained/ulcrn_calls.pt and .log.jsonl.
       finetune runs/finetune/ulcrn_calls sedemo/pretrained/ulcrn_bank2.pt si_sdr+compressed+stoi \
         --snr-range -5 20 --loss-opt stoi_weight=40 --seed 5 --noise-bank data/noise-bank --noise-bank-p 0.8 \
         --noise-eq 0.3 --tones 0.2 --calls 0.3 ;;
