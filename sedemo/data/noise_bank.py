@@ -18,8 +18,8 @@ dynamically mixed rows take a crop of a ``train/`` file instead of another item'
 
 :func:`build_extra_bank` adds a second, train-only bank of shorter recordings from two more
 Debian packages: GCompris (``gcompris-qt-data``, GPL-3+: rain, a train, frogs in a storm,
-applause, factory noise, a car engine, a helicopter, harbour and water sounds, farm animals,
-solo instruments; read out of Qt ``.rcc`` files by :mod:`sedemo.data.qt_resources`) and
+applause, a car engine, a helicopter, harbour and water sounds, farm animals, solo
+instruments; its factory-noise clips are picked but all shorter than 1 s, so left out; read out of Qt ``.rcc`` files by :mod:`sedemo.data.qt_resources`) and
 Scratch (``scratch``, CC-BY-SA-3.0: crickets, passing cars and motorcycles, running water,
 typing, a sewing machine, a party crowd, footsteps, instrumental music loops). Sounds made of
 voices (laughs, screams, singing, beatboxing) are left out: they would teach a model to
