@@ -123,12 +123,17 @@ def build_bank(out: str | Path, zip_path: str | Path = ZEROAD_ZIP) -> dict:
         raise ValueError(f"{out} holds files that are not in this bank's split ({', '.join(stale[:3])}...): "
                          "a held-out family could be trained on; build the bank in a new folder (--out)")
     for split in ("train", "valid"):
-        files = [f for f in info["files"].values() if f["split"] == split]
-        info[split] = {"files": len(files), "minutes": round(sum(f["seconds"] for f in files) / 60, 2),
-                       "families": sorted({f["family"] for f in files})}
+        info[split] = _summary(info["files"], split)
     with atomic_output(out / "info.json") as tmp:
         Path(tmp).write_text(json.dumps(info, indent=1) + "\n")
     return info
+
+
+def _summary(files: dict, split: str) -> dict:
+    """Files, minutes and families of one split of a bank's ``info["files"]``."""
+    picked = [f for f in files.values() if f["split"] == split]
+    return {"files": len(picked), "minutes": round(sum(f["seconds"] for f in picked) / 60, 2),
+            "families": sorted({f["family"] for f in picked})}
 
 
 def _clean_noise(x: np.ndarray, sr: int) -> np.ndarray:
@@ -201,9 +206,7 @@ def build_extra_bank(out: str | Path, gcompris_rcc: str | Path = GCOMPRIS_RCC,
                 sf.write(str(tmp), x.astype(np.float32), SAMPLE_RATE, format="FLAC")
         info["files"][str(rel)] = {"split": "train", "family": fam, "origin": origin,
                                    "seconds": round(audio.info(dst).duration, 2)}
-    files = list(info["files"].values())
-    info["train"] = {"files": len(files), "minutes": round(sum(f["seconds"] for f in files) / 60, 2),
-                     "families": sorted({f["family"] for f in files})}
+    info["train"] = _summary(info["files"], "train")
     with atomic_output(out / "info.json") as tmp:
         Path(tmp).write_text(json.dumps(info, indent=1) + "\n")
     return info

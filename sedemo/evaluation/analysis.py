@@ -323,14 +323,18 @@ def band_level_errors(estimate, reference, sample_rate: int = 16000,
     Chapter: 06_losses.
     """
     e, r = _pair(estimate, reference, "band_level_errors")
-    f, pe = signal.welch(e, fs=sample_rate, nperseg=512)
-    _, pr = signal.welch(r, fs=sample_rate, nperseg=512)
-    total = 10.0 * np.log10(max(pe.sum(), 1e-30) / max(pr.sum(), 1e-30))
-    out = {}
-    for (lo, hi), name in zip(bands, band_names(bands)):
-        sel = (f >= lo) & (f < hi) if hi < sample_rate / 2 else (f >= lo)
-        out[name] = float(10.0 * np.log10(max(pe[sel].sum(), 1e-30) / max(pr[sel].sum(), 1e-30)) - total)
-    return out
+    (pe_total, pe), (pr_total, pr) = _band_powers(e, sample_rate, bands), _band_powers(r, sample_rate, bands)
+    total = 10.0 * np.log10(max(pe_total, 1e-30) / max(pr_total, 1e-30))
+    return {name: float(10.0 * np.log10(max(a, 1e-30) / max(b, 1e-30)) - total)
+            for name, a, b in zip(band_names(bands), pe, pr)}
+
+
+def _band_powers(x: np.ndarray, sample_rate: int, bands) -> tuple[float, list[float]]:
+    """The total power of the Welch spectrum of ``x`` (512-point Hann segments) and its power
+    in each band ``(lo, hi)`` Hz (the last band up to Nyquist when ``hi`` reaches it)."""
+    f, p = signal.welch(x, fs=sample_rate, nperseg=512)
+    return float(p.sum()), [float(p[(f >= lo) & (f < hi) if hi < sample_rate / 2 else (f >= lo)].sum())
+                            for lo, hi in bands]
 
 
 def band_noise_reduction(enhanced, clean, noisy, sample_rate: int = 16000, bands=BANDS_HZ) -> pd.DataFrame:
@@ -347,13 +351,11 @@ def band_noise_reduction(enhanced, clean, noisy, sample_rate: int = 16000, bands
     """
     e, s = _pair(enhanced, clean, "band_noise_reduction")
     y, _ = _pair(noisy, clean, "band_noise_reduction")
-    f, pn = signal.welch(y - s, fs=sample_rate, nperseg=512)
-    _, pr = signal.welch(e - s, fs=sample_rate, nperseg=512)
+    _, pn = _band_powers(y - s, sample_rate, bands)
+    _, pr = _band_powers(e - s, sample_rate, bands)
     rows = {}
-    for lo, hi in bands:
-        sel = (f >= lo) & (f < hi) if hi < sample_rate / 2 else (f >= lo)
-        n_db = 10.0 * np.log10(max(pn[sel].sum(), 1e-30))
-        r_db = 10.0 * np.log10(max(pr[sel].sum(), 1e-30))
+    for (lo, hi), n_pow, r_pow in zip(bands, pn, pr):
+        n_db, r_db = 10.0 * np.log10(max(n_pow, 1e-30)), 10.0 * np.log10(max(r_pow, 1e-30))
         rows[f"{lo / 1000:g}-{hi / 1000:g} kHz"] = {"noise_db": n_db, "residual_db": r_db, "reduction_db": n_db - r_db}
     return pd.DataFrame(rows).T
 

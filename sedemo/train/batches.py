@@ -155,6 +155,14 @@ def _calls(rng: np.random.Generator, length: int, sample_rate: int = 16000) -> n
     return out / max(float(np.sqrt(np.mean(out ** 2))), 1e-12)
 
 
+def _added(noise: np.ndarray, make, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    """``noise`` plus ``make(rng, len(noise), sample_rate)`` (a unit-RMS signal) at ``U(-10, 10)``
+    dB relative to the noise's RMS (at 0.1 when the noise is silent); float32."""
+    rms = float(np.sqrt(np.mean(noise ** 2)))
+    level = rms * 10.0 ** (rng.uniform(-10.0, 10.0) / 20.0) if rms > 1e-6 else 0.1
+    return (noise + level * make(rng, len(noise), sample_rate)).astype(np.float32)
+
+
 def _filtered(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.fft.irfft(np.fft.rfft(x) * g, n=len(x)).astype(np.float32)
 
@@ -248,14 +256,9 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
             noise = _crop(n, start, length) - _crop(c, start, length)
         if noise_eq and rng.random() < noise_eq:
             noise = _filtered(noise, _noise_eq(rng, length, sample_rate))
-        if tones and rng.random() < tones:
-            rms = float(np.sqrt(np.mean(noise ** 2)))
-            level = rms * 10.0 ** (rng.uniform(-10.0, 10.0) / 20.0) if rms > 1e-6 else 0.1
-            noise = (noise + level * _tones(rng, length, sample_rate)).astype(np.float32)
-        if calls and rng.random() < calls:
-            rms = float(np.sqrt(np.mean(noise ** 2)))
-            level = rms * 10.0 ** (rng.uniform(-10.0, 10.0) / 20.0) if rms > 1e-6 else 0.1
-            noise = (noise + level * _calls(rng, length, sample_rate)).astype(np.float32)
+        for p, make in ((tones, _tones), (calls, _calls)):
+            if p and rng.random() < p:
+                noise = _added(noise, make, rng, sample_rate)
         if snr_range is not None:
             ps, pn = float(np.mean(clean[b] ** 2)), float(np.mean(noise ** 2))
             snr = rng.uniform(*snr_range)
