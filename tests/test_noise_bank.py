@@ -151,7 +151,7 @@ def _wav(x: np.ndarray, sr: int) -> bytes:
     return buf.getvalue()
 
 
-def test_extra_bank_takes_the_picked_gcompris_and_scratch_recordings(tmp_path):
+def test_extra_bank_takes_the_picked_gcompris_and_scratch_recordings(tmp_path, fake_zip):
     """GCompris sounds come out of a .rcc file, Scratch sounds from their folder; voices,
     unpicked and too-short recordings stay out; everything ends at 16 kHz mono."""
     from tests.test_qt_resources import write_rcc
@@ -180,6 +180,12 @@ def test_extra_bank_takes_the_picked_gcompris_and_scratch_recordings(tmp_path):
         x, sr = sf.read(p)
         assert sr == SR and x.ndim == 1 and np.abs(x).max() <= 0.99 + 1e-3
     assert {c[2] for c in info["credits"]} == {"GPL-3+", "CC-BY-SA-3.0"}
+    NB.build_bank(tmp_path / "zbank", fake_zip)
+    before = (tmp_path / "zbank" / "info.json").read_bytes()
+    with pytest.raises(ValueError, match="another --out"):  # the 0 A.D. bank's folder is not written over
+        NB.build_extra_bank(tmp_path / "zbank", rcc_dir, sounds)
+    assert (tmp_path / "zbank" / "info.json").read_bytes() == before
+    assert NB.build_extra_bank(tmp_path / "extra", rcc_dir, sounds)["train"]["files"] == 3  # a rerun is fine
     with pytest.raises(FileNotFoundError, match="apt-get install gcompris-qt-data scratch"):
         NB.build_extra_bank(tmp_path / "e2", tmp_path / "none", tmp_path / "none")
 

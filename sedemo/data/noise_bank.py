@@ -72,6 +72,7 @@ EXTRA_CREDITS = (("Sound effects, ambience, animals and instruments (extra train
                   "GCompris authors (KDE)", "GPL-3+", "gcompris-qt-data"),
                  ("Sound effects, ambience and music loops (extra training noise)",
                   "Scratch (MIT Media Lab) contributors", "CC-BY-SA-3.0", "scratch"))
+EXTRA_WHAT = "GCompris and Scratch recordings as extra training noise (train/ only)"
 #: recordings shorter than this (s) are left out (a crop would loop them many times)
 EXTRA_MIN_SECONDS = 1.0
 
@@ -176,17 +177,21 @@ def build_extra_bank(out: str | Path, gcompris_rcc: str | Path = GCOMPRIS_RCC,
     Train only: the held-out validation noise stays 0 A.D.'s (:func:`build_valid_set`).
     Existing files are kept; writes are atomic. Returns the info dict.
 
-    Raises ``FileNotFoundError`` naming the packages when neither is installed.
+    Raises ``FileNotFoundError`` naming the packages when neither is installed, ``ValueError``
+    when ``out`` holds another bank or corpus (nothing there is written over).
     Chapter: 05_complex_mapping.
     """
     import soundfile as sf
 
     out = Path(out)
+    if (out / "info.json").exists() and json.loads((out / "info.json").read_text()).get("what") != EXTRA_WHAT:
+        raise ValueError(f"{out} holds another bank or corpus (its info.json is not an extra noise bank's); "
+                         "choose another --out")
     sources = _extra_sources(Path(gcompris_rcc), Path(scratch_sounds))
     if not sources:
         raise FileNotFoundError(f"no GCompris sounds in {gcompris_rcc} and no Scratch sounds in {scratch_sounds}: "
                                 "install them with `apt-get install gcompris-qt-data scratch`")
-    info = {"what": "GCompris and Scratch recordings as extra training noise (train/ only)",
+    info = {"what": EXTRA_WHAT,
             "credits": [list(c) for c in EXTRA_CREDITS], "files": {}, "skipped": {}}
     for name, fam, origin, load in sources:
         rel = Path("train") / f"{name}.flac"
