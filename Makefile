@@ -60,14 +60,16 @@ data-extended: venv
 
 # The training noise bank (0 A.D.'s ambient recordings, 23 min train + 5 min held-out families),
 # the validation mixtures in its held-out families (data/noise-bank-valid) and the extra,
-# train-only bank (GCompris and Scratch sounds, 8 min; data/noise-bank-extra); needs
-# data-extended, 0ad-data (1.4 GB download), gcompris-qt-data and scratch; about a minute
-# after the downloads.
+# train-only bank (GCompris and Scratch sounds, 8 min; data/noise-bank-extra) and the nature
+# bank (MegaGlest's tileset ambiences, 13 min; data/noise-bank-nature); needs data-extended,
+# 0ad-data (1.4 GB download), gcompris-qt-data, scratch and megaglest-data (240 MB); about a
+# minute after the downloads.
 data-noise-bank: data-extended
 	SEDEMO_NOISE_BANK=1 bash scripts/system-deps.sh
 	$(PY) -m sedemo.data noise-bank --out data/noise-bank --corpus data/corpus-extended \
 		--valid-out data/noise-bank-valid
 	$(PY) -m sedemo.data noise-bank-extra --out data/noise-bank-extra
+	$(PY) -m sedemo.data noise-bank-nature --out data/noise-bank-nature
 
 # JupyterLab with live controls: the chapters open as notebooks (jupytext), MyST renders
 # (jupyterlab-myst), sliders are live (ipywidgets, SEDEMO_STATIC unset). Its settings live in

@@ -40,8 +40,10 @@ Run from the repository root in the peers' virtual environment
         --out sedemo/results/peers/peers.json --model gcrn=sedemo/pretrained/gcrn.pt
 
 Options: ``--systems`` (a subset of the peers), ``--max-items N`` (the first N test
-items, for a quick check), ``--model NAME=PATH`` (repeatable). The JSON is written
-atomically; progress goes to stderr.
+items, for a quick check), ``--model NAME=PATH`` (repeatable), ``--split valid``,
+``--no-cost``, ``--add-to FILE`` (score only the named systems and add them to a stored
+results file of the same mixtures, see :func:`merge`). The JSON is written atomically;
+progress goes to stderr.
 """
 from __future__ import annotations
 
@@ -745,12 +747,18 @@ def parse_args(argv):
                          "SNRs are continuous and are binned to the nearest 5 dB for the per-SNR means)")
     ap.add_argument("--no-cost", action="store_true", help="skip the CPU timing (quality only)")
     ap.add_argument("--out", type=Path, required=True, help="results JSON to write")
-    ap.add_argument("--systems", nargs="+", default=list(PEERS), metavar="NAME",
-                    help=f"peers to run (default: all of {', '.join(PEERS)})")
+    ap.add_argument("--systems", nargs="+", default=None, metavar="NAME",
+                    help=f"peers to run (default: all of {', '.join(PEERS)}; none with --add-to)")
     ap.add_argument("--max-items", type=int, default=None, metavar="N", help="only the first N test items")
     ap.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                     help="also score a sedemo checkpoint (repeatable)")
+    ap.add_argument("--add-to", type=Path, default=None, metavar="FILE",
+                    help="add the named systems to a stored results file of the same corpus and split "
+                         "(its systems are kept, not rerun; the noisy scores are recomputed and must match, "
+                         "so the mixtures are the same); write the merged file to --out")
     args = ap.parse_args(argv)
+    if args.systems is None:
+        args.systems = [] if args.add_to is not None else list(PEERS)
     unknown = [s for s in args.systems if s not in PEERS]
     if unknown:
         raise PeerError(f"unknown system(s) {', '.join(unknown)}: choose one of {', '.join(PEERS)}")
@@ -769,6 +777,32 @@ def parse_args(argv):
     args.models = models
     if args.out.is_dir():
         raise PeerError(f"--out {args.out} is a folder; give a file name")
+    args.stored = None
+    if args.add_to is not None:
+        try:
+            args.stored = json.loads(args.add_to.read_text())
+            stored_systems = args.stored["systems"]
+            stored_corpus = args.stored["corpus"]
+            if "noisy" not in stored_systems:
+                raise KeyError("no 'noisy' system")
+            for system in stored_systems.values():
+                if not all(k in item for item in system["items"] for k in ("id", *METRICS)):
+                    raise KeyError(f"an item lacks one of id, {', '.join(METRICS)}")
+            stored_where = (stored_corpus["root"], stored_corpus["split"], stored_corpus["n_items"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise PeerError(f"--add-to {args.add_to}: not a readable peers.py results file ({type(err).__name__}: "
+                            f"{err})") from None
+        if not args.models and not args.systems:
+            raise PeerError("--add-to needs something to add: name a --model NAME=PATH or --systems")
+        if (str(args.corpus), args.split) != stored_where[:2]:
+            raise PeerError(f"--add-to {args.add_to} scored --corpus {stored_where[0]} --split {stored_where[1]}; "
+                            "add systems only to a file of the same corpus and split")
+        taken = sorted(n for n in [*args.models, *args.systems] if n in stored_systems)
+        if taken:
+            raise PeerError(f"--add-to {args.add_to} already holds {', '.join(taken)}; "
+                            "leave them out or write a new file without --add-to")
+        if args.max_items is not None:
+            raise PeerError("--add-to scores the stored file's items: leave out --max-items")
     return args
 
 
@@ -926,10 +960,45 @@ def run(args) -> dict:
     return out
 
 
+def merge(stored: dict, new: dict, source: Path) -> dict:
+    """``stored`` (a results file) with the systems of ``new`` (a run on the same corpus and
+    split) added: the noisy scores must agree item by item (the same mixtures), the means of
+    every system are recomputed over the items every system could be scored on, and the new
+    run's command, date and load go to ``added``. Raises :class:`PeerError` otherwise."""
+    for key in ("root", "split", "n_items"):
+        if stored["corpus"][key] != new["corpus"][key]:
+            raise PeerError(f"--add-to {source}: it scored {key}={stored['corpus'][key]!r}, this run "
+                            f"{new['corpus'][key]!r}; add systems only to a file of the same corpus and split")
+    old_rows, new_rows = stored["systems"]["noisy"]["items"], new["systems"]["noisy"]["items"]
+    if [r["id"] for r in old_rows] != [r["id"] for r in new_rows]:
+        raise PeerError(f"--add-to {source}: its items are not this run's items (ids or order differ); "
+                        "rescore every system in a new file")
+    for a, b in zip(old_rows, new_rows):
+        same = all(
+            (a[m] is None and b[m] is None) or (a[m] is not None and b[m] is not None and abs(a[m] - b[m]) <= 1e-6)
+            for m in METRICS)
+        if not same:
+            raise PeerError(f"--add-to {source}: the noisy input of {a['id']} scores differently now: "
+                            "the corpus was rebuilt; rescore every system in a new file")
+    out = {**stored, "systems": {k: dict(v) for k, v in stored["systems"].items()}}
+    out["systems"].update({k: dict(v) for k, v in new["systems"].items() if k != "noisy"})
+    # the noisy input was scored again (the check above): keep only the new systems' failures
+    out["unscored"] = stored.get("unscored", []) + [u for u in new.get("unscored", []) if u["system"] != "noisy"]
+    out["added"] = stored.get("added", []) + [
+        {k: new[k] for k in ("command", "date", "python", "cpu", "logical_cpus", "load_average", "versions")}
+        | {"systems": [k for k in new["systems"] if k != "noisy"]}]
+    skip = {m: {r["id"] for s in out["systems"].values() for r in s["items"] if r[m] is None} for m in METRICS}
+    for s in out["systems"].values():
+        s["mean"], s["by_snr"] = summarise(s["items"], skip)
+    return out
+
+
 def main(argv=None) -> int:
     try:
         args = parse_args(argv)
         result = run(args)
+        if args.stored is not None:
+            result = merge(args.stored, result, args.add_to)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(args.out) as tmp:
             Path(tmp).write_text(json.dumps(result, indent=1) + "\n")

@@ -9,7 +9,8 @@
 # SEDEMO_NOISE_BANK=1 also installs 0ad-data (1.4 GB download, 3.2 GB installed), whose ambient
 # recordings make the training noise bank (`make data-noise-bank`, sedemo/data/noise_bank.py),
 # and gcompris-qt-data and scratch (about 70 MB), whose sounds make the extra bank
-# (`make data-noise-bank`, `python -m sedemo.data noise-bank-extra`).
+# (`make data-noise-bank`, `python -m sedemo.data noise-bank-extra`), and megaglest-data
+# (240 MB), whose tileset ambiences make the nature bank (`python -m sedemo.data noise-bank-nature`).
 set -u
 PKGS="asterisk-core-sounds-en-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 \
 asterisk-core-sounds-ru-g722 asterisk-core-sounds-en lincity-ng-data minetest-data sonic-pi-samples \
@@ -24,7 +25,7 @@ if [ "${SEDEMO_EXTENDED_VOICES:-0}" = 1 ]; then
   PKGS="$PKGS $EXTENDED_PKGS"
 fi
 if [ "${SEDEMO_NOISE_BANK:-0}" = 1 ]; then
-  PKGS="$PKGS 0ad-data gcompris-qt-data scratch"
+  PKGS="$PKGS 0ad-data gcompris-qt-data scratch megaglest-data"
 fi
 missing=""
 for p in $PKGS; do

@@ -155,11 +155,28 @@ for model in "${@:-gcrn}"; do
       # ulcrn_color with synthetic animal calls added to 30 % of the rows' noise (--calls:
       # harmonic chirps with a 1-5 kHz fundamental): ulcrn_color's band boosts and tones did
       # not help in the held-out tropical ambience, whose noise is bursts of such calls.
-      # ulcrn_color is its control; judged on both validation sets: the default model (level
-      # with ulcrn_bank2 there; the pooled rule's tie-break chose it), so its model.pt and log
-      # ship as sedemo/pretrained/ulcrn_calls.pt and .log.jsonl.
+      # ulcrn_color is its control; judged on both validation sets: the default model for a
+      # while (level with ulcrn_bank2 there; the pooled rule's tie-break chose it), so its
+      # model.pt and log ship as sedemo/pretrained/ulcrn_calls.pt and .log.jsonl.
       finetune runs/finetune/ulcrn_calls sedemo/pretrained/ulcrn_bank2.pt si_sdr+compressed+stoi \
         --snr-range -5 20 --loss-opt stoi_weight=40 --seed 5 --noise-bank data/noise-bank --noise-bank-p 0.8 \
+        --noise-eq 0.3 --tones 0.2 --calls 0.3 ;;
+    ulcrn_nature|ulcrn_naturex)
+      # ulcrn_calls with real nature recordings (chapter 5): the held-out gap sits in a tropical
+      # daytime ambience of animal calls, and synthetic calls barely moved it, so half of the
+      # bank draws come from MegaGlest's tileset ambiences (birdsong, insects, frogs, rain, wind;
+      # `python -m sedemo.data noise-bank-nature`, needs megaglest-data); ulcrn_naturex also
+      # takes the GCompris/Scratch bank (a third of the draws each). ulcrn_calls (same init,
+      # steps, augmentation and seed) is their control; judged on both validation sets (added to
+      # the stored files with benchmarks/peers.py --add-to): ulcrn_naturex is the default model
+      # (the pooled rule's tie-break: it leads on PESQ-WB, ulcrn_nature on SI-SDR, ulcrn_bank2
+      # on STOI), so its model.pt and log ship as sedemo/pretrained/ulcrn_naturex.pt and
+      # .log.jsonl; ulcrn_nature's log is in sedemo/results/training/.
+      banks=(data/noise-bank)
+      [ "$model" = ulcrn_naturex ] && banks+=(data/noise-bank-extra)
+      banks+=(data/noise-bank-nature)
+      finetune "runs/finetune/$model" sedemo/pretrained/ulcrn_bank2.pt si_sdr+compressed+stoi \
+        --snr-range -5 20 --loss-opt stoi_weight=40 --seed 5 --noise-bank "${banks[@]}" --noise-bank-p 0.8 \
         --noise-eq 0.3 --tones 0.2 --calls 0.3 ;;
     ulcrn_stoi3|ulcrn_stoi3_low)
       # Two candidates for a third stage from ulcrn_stoi2 (the STOI deficit against RNNoise is

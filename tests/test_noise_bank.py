@@ -141,6 +141,9 @@ def test_noise_bank_needs_dynamic_mixing():
         T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank="x")
     with pytest.raises(ValueError, match="noise_bank_p"):
         T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank="x", noise_bank_p=1.5, snr_range=(-5, 20))
+    with pytest.raises(ValueError, match="add --noise-bank DIR"):  # a share of no bank is a mistake, said so
+        T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank_p=0.8, snr_range=(-5, 20))
+    T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank_p=0.0)  # 0 is off, with or without a bank
     cmd = T.TrainConfig(model="ulcrn", dynamic_mix=True, noise_bank="data/noise-bank", snr_range=(-5, 20)).command()
     assert "--noise-bank data/noise-bank" in cmd and "--noise-bank-p" not in cmd
 
@@ -208,3 +211,40 @@ def test_cli_takes_several_banks(tmp_path):
     cfg = _config(["--model", "ulcrn", "--dynamic-mix", "--snr-range", "-5", "20",
                    "--noise-bank", "a", "b", "--noise-bank-p", "0.8"])
     assert cfg.noise_bank == "a,b" and cfg.noise_bank_p == 0.8
+
+
+def test_nature_bank_takes_tileset_sounds_once(tmp_path, fake_zip, capsys):
+    """MegaGlest tileset sounds: symbolic links and byte-identical copies are taken once, the
+    "hell" tileset and too-short sounds stay out, everything ends at 16 kHz mono; the folder of
+    another bank is refused and a missing package is named."""
+    rng = np.random.default_rng(1)
+    tiles = tmp_path / "tilesets"
+    day = _ogg((0.2 * rng.standard_normal((44100 * 2, 2))).astype(np.float32), 44100)
+    files = {"forest/sounds/day.ogg": day, "meadow/sounds/day.ogg": day,  # a copy
+             "forest/sounds/owl.wav": _wav(0.2 * rng.standard_normal(22050 * 2), 22050),
+             "forest/sounds/click.wav": _wav(0.2 * rng.standard_normal(4000), 22050),  # < 1 s
+             "hell/sounds/hell.ogg": day[:-1] + b"\0"}
+    for rel, data in files.items():
+        (tiles / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tiles / rel).write_bytes(data)
+    (tiles / "jungle" / "sounds").mkdir(parents=True)
+    (tiles / "jungle" / "sounds" / "day.ogg").symlink_to(tiles / "forest" / "sounds" / "day.ogg")
+    info = NB.build_nature_bank(tmp_path / "nature", tiles)
+    assert [p.name for p in NB.bank_files(tmp_path / "nature")] == ["megaglest__forest__day.flac",
+                                                                     "megaglest__forest__owl.flac"]
+    assert list(info["skipped"]) == ["megaglest:forest/sounds/click.wav"]
+    assert info["train"]["families"] == ["megaglest:forest_day", "megaglest:forest_owl"]
+    assert info["credits"] == [list(NB.NATURE_CREDIT)] and info["what"] == NB.NATURE_WHAT
+    for p in NB.bank_files(tmp_path / "nature"):
+        x, sr = sf.read(p)
+        assert sr == SR and x.ndim == 1 and np.abs(x).max() <= 0.99 + 1e-3
+    assert NB.build_nature_bank(tmp_path / "nature", tiles)["train"]["files"] == 2  # a rerun is fine
+    NB.build_bank(tmp_path / "zbank", fake_zip)
+    with pytest.raises(ValueError, match="another --out"):
+        NB.build_nature_bank(tmp_path / "zbank", tiles)
+    with pytest.raises(FileNotFoundError, match="apt-get install megaglest-data"):
+        NB.build_nature_bank(tmp_path / "n2", tmp_path / "none")
+    data_main(["noise-bank-nature", "--out", str(tmp_path / "cli"), "--tilesets", str(tiles)])
+    assert "train: 2 files" in capsys.readouterr().out
+    assert sorted(p.name for p in NB.bank_files(tmp_path / "cli")) == sorted(
+        p.name for p in NB.bank_files(tmp_path / "nature"))

@@ -172,3 +172,12 @@ def test_side_reads_where_the_interval_lies():
     assert uncertainty.side(t.loc["a"], "stoi") == "ahead"
     assert uncertainty.side(t.loc["b"], "stoi") == "behind"
     assert uncertainty.side(t.loc["base"], "stoi") == "no supported difference"
+
+
+def test_commands_lists_the_first_run_then_the_added_ones():
+    r = {"command": "a", "added": [{"command": "b"}, {"command": "c"}]}
+    assert peers.commands(r) == ["a", "b", "c"]
+    assert peers.commands({"command": "a"}) == ["a"]
+    pooled = peers.pool_results({"x": peers.load_peers(peers.VALID_FILE), "y": peers.load_peers(peers.BANK_VALID_FILE)})
+    assert pooled["command"].count("benchmarks/peers.py") == (
+        len(peers.commands(peers.load_peers(peers.VALID_FILE))) + len(peers.commands(peers.load_peers(peers.BANK_VALID_FILE))))

@@ -390,6 +390,12 @@ def main(argv=None):
                         help="decode GCompris and Scratch recordings into a second, train-only noise bank "
                              "(chapter 5; needs gcompris-qt-data and/or scratch)")
     nx.add_argument("--out", type=Path, default=Path("data/noise-bank-extra"), help="the bank's folder")
+    nn = sub.add_parser("noise-bank-nature", parents=[common],
+                        help="decode MegaGlest's tileset ambiences (birds, insects, frogs, rain, wind) into a "
+                             "third, train-only noise bank (chapter 5; needs megaglest-data)")
+    nn.add_argument("--out", type=Path, default=Path("data/noise-bank-nature"), help="the bank's folder")
+    nn.add_argument("--tilesets", type=Path, default=None,
+                    help="MegaGlest's tilesets folder (default: the installed package's)")
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def body():
@@ -408,10 +414,11 @@ def main(argv=None):
                 print(f"{split}: {bank[split]['files']} files, {bank[split]['minutes']:.1f} min, "
                       f"families {', '.join(bank[split]['families'])}")
             return load_corpus(noise_bank.build_valid_set(args.out, load_corpus(args.corpus), args.valid_out))
-        if args.cmd == "noise-bank-extra":
+        if args.cmd in ("noise-bank-extra", "noise-bank-nature"):
             from sedemo.data import noise_bank
 
-            bank = noise_bank.build_extra_bank(args.out)
+            bank = (noise_bank.build_extra_bank(args.out) if args.cmd == "noise-bank-extra" else
+                    noise_bank.build_nature_bank(args.out, args.tilesets or noise_bank.MEGAGLEST_TILESETS))
             print(f"train: {bank['train']['files']} files, {bank['train']['minutes']:.1f} min, "
                   f"{len(bank['train']['families'])} families; left out: {len(bank['skipped'])} "
                   f"(shorter than {noise_bank.EXTRA_MIN_SECONDS:g} s, silent or unreadable)")

@@ -25,10 +25,17 @@ typing, a sewing machine, a party crowd, footsteps, instrumental music loops). S
 voices (laughs, screams, singing, beatboxing) are left out: they would teach a model to
 remove speech. ``--noise-bank`` takes both folders.
 
+:func:`build_nature_bank` adds a third, train-only bank: MegaGlest's tileset ambiences
+(``megaglest-data``, CC-BY-SA-3.0), recorded days and nights in forests, meadows and deserts
+(birdsong, crickets and cicadas, frogs, owls), rain and wind: 26 recordings, 12.7 minutes. It answers a
+finding of chapter 5: the models' weakest held-out noise is a rainforest daytime ambience of
+high-pitched animal calls, and none of the other banks has much of that kind.
+
 Command line: ``python -m sedemo.data noise-bank --out data/noise-bank`` (needs
 ``0ad-data``: ``apt-get install 0ad-data``, 1.4 GB; or ``--zip`` the path of a
 ``public.zip``); ``python -m sedemo.data noise-bank-extra --out data/noise-bank-extra``
-(needs ``gcompris-qt-data`` and/or ``scratch``).
+(needs ``gcompris-qt-data`` and/or ``scratch``); ``python -m sedemo.data noise-bank-nature --out
+data/noise-bank-nature`` (needs ``megaglest-data``).
 Chapter: 05_complex_mapping.
 """
 from __future__ import annotations
@@ -75,6 +82,15 @@ EXTRA_CREDITS = (("Sound effects, ambience, animals and instruments (extra train
 EXTRA_WHAT = "GCompris and Scratch recordings as extra training noise (train/ only)"
 #: recordings shorter than this (s) are left out (a crop would loop them many times)
 EXTRA_MIN_SECONDS = 1.0
+
+MEGAGLEST_TILESETS = Path("/usr/share/games/megaglest/tilesets")
+#: tilesets whose sounds the nature bank leaves out: "hell" (a spoken greeting and an
+#: ambience that may hold voices)
+NATURE_SKIP = ("hell",)
+NATURE_CREDIT = ("Tileset ambiences: forest, meadow and desert days and nights (birds, insects, frogs), "
+                 "rain, wind (nature training noise)", "The Glest Team and MegaGlest contributors",
+                 "CC-BY-SA-3.0", "megaglest-data")
+NATURE_WHAT = "MegaGlest tileset ambiences as nature training noise (train/ only)"
 
 
 def family(name: str) -> str:
@@ -181,18 +197,72 @@ def build_extra_bank(out: str | Path, gcompris_rcc: str | Path = GCOMPRIS_RCC,
     when ``out`` holds another bank or corpus (nothing there is written over).
     Chapter: 05_complex_mapping.
     """
-    import soundfile as sf
-
     out = Path(out)
-    if (out / "info.json").exists() and json.loads((out / "info.json").read_text()).get("what") != EXTRA_WHAT:
-        raise ValueError(f"{out} holds another bank or corpus (its info.json is not an extra noise bank's); "
-                         "choose another --out")
+    _refuse_other(out, EXTRA_WHAT)
     sources = _extra_sources(Path(gcompris_rcc), Path(scratch_sounds))
     if not sources:
         raise FileNotFoundError(f"no GCompris sounds in {gcompris_rcc} and no Scratch sounds in {scratch_sounds}: "
                                 "install them with `apt-get install gcompris-qt-data scratch`")
-    info = {"what": EXTRA_WHAT,
-            "credits": [list(c) for c in EXTRA_CREDITS], "files": {}, "skipped": {}}
+    return _write_train_bank(out, {"what": EXTRA_WHAT, "credits": [list(c) for c in EXTRA_CREDITS]}, sources)
+
+
+def _nature_sources(tilesets: Path):
+    """(name, family, origin, loader) for every MegaGlest tileset sound :func:`build_nature_bank`
+    takes: ``<tileset>/sounds/*`` but :data:`NATURE_SKIP`, symbolic links (tilesets share files)
+    and byte-identical copies (the first, in path order, is kept)."""
+    import hashlib
+
+    found, seen = [], set()
+    if not tilesets.is_dir():
+        return found
+    for p in sorted(tilesets.glob("*/sounds/*")):
+        if p.is_symlink() or not p.is_file() or p.suffix.lower() not in (".wav", ".ogg") \
+                or p.parent.parent.name in NATURE_SKIP:
+            continue
+        digest = hashlib.sha1(p.read_bytes()).hexdigest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        tileset = p.parent.parent.name
+        found.append((f"megaglest__{tileset}__{p.stem}", f"megaglest:{tileset}_{_family(p.stem)}",
+                      f"megaglest:{p.relative_to(tilesets)}", (lambda q=p: q.read_bytes())))
+    return found
+
+
+def build_nature_bank(out: str | Path, tilesets: str | Path = MEGAGLEST_TILESETS) -> dict:
+    """Decode MegaGlest's tileset ambiences (Debian ``megaglest-data``, CC-BY-SA-3.0: forest,
+    meadow and desert days and nights with birdsong, insects, frogs and owls, rain, wind, a few
+    farm animals; 26 recordings, 12.7 min once copies are dropped, see :func:`_nature_sources`) into a
+    third, train-only bank ``out/train/*.flac``, like :func:`build_extra_bank` (mono, 16 kHz,
+    DC removed, peak <= 0.99; shorter than :data:`EXTRA_MIN_SECONDS` or silent left out).
+    Existing files are kept; writes are atomic. Returns the info dict.
+
+    Raises ``FileNotFoundError`` naming the package when it is not installed, ``ValueError``
+    when ``out`` holds another bank or corpus.
+    Chapter: 05_complex_mapping.
+    """
+    out = Path(out)
+    _refuse_other(out, NATURE_WHAT)
+    sources = _nature_sources(Path(tilesets))
+    if not sources:
+        raise FileNotFoundError(f"no MegaGlest tileset sounds under {tilesets}: install them with "
+                                "`apt-get install megaglest-data` (240 MB)")
+    return _write_train_bank(out, {"what": NATURE_WHAT, "credits": [list(NATURE_CREDIT)]}, sources)
+
+
+def _refuse_other(out: Path, what: str) -> None:
+    """``ValueError`` when ``out/info.json`` is not a bank of this kind (another bank or a corpus)."""
+    if (out / "info.json").exists() and json.loads((out / "info.json").read_text()).get("what") != what:
+        raise ValueError(f"{out} holds another bank or corpus (its info.json is not this bank's); "
+                         "choose another --out")
+
+
+def _write_train_bank(out: Path, info: dict, sources) -> dict:
+    """Decode ``sources`` ((name, family, origin, loader) rows) into ``out/train/<name>.flac``
+    and write ``out/info.json`` (``info`` plus files, skipped and the train summary)."""
+    import soundfile as sf
+
+    info = {**info, "files": {}, "skipped": {}}
     for name, fam, origin, load in sources:
         rel = Path("train") / f"{name}.flac"
         dst = out / rel

@@ -55,6 +55,13 @@ def load_peers(path=None) -> dict:
     return json.loads(p.read_text())
 
 
+def commands(results: dict) -> list[str]:
+    """The commands that wrote a results file: the first run's, then those of the runs that
+    added systems to it (``benchmarks/peers.py --add-to``), in order.
+    Chapter: 05_complex_mapping."""
+    return [results.get("command", "")] + [a["command"] for a in results.get("added", [])]
+
+
 def choose_default(results: dict, candidates, metrics=("pesq_wb", "stoi", "si_sdr")) -> tuple[str, pd.DataFrame]:
     """The candidate model that is ahead on the most of ``metrics`` (means over the
     results' items; a tie goes to the higher PESQ-WB), and the table of means it was
@@ -92,7 +99,7 @@ def pool_results(named: dict, systems=None) -> dict:
     metrics = [m for m in sets[0]["metrics"] if all(m in r["metrics"] for r in sets)]
     pooled = {"metrics": metrics, "systems": {},
               "corpus": {"n_items": sum(r["corpus"]["n_items"] for r in sets), "sets": list(named)},
-              "command": " ; ".join(r.get("command", "") for r in sets)}
+              "command": " ; ".join(c for r in sets for c in commands(r))}
     for name in common:
         items = [{**it, "id": f"{tag}:{it['id']}"} for tag, r in named.items() for it in r["systems"][name]["items"]]
         mean = {}

@@ -104,7 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reverb", type=float, default=d.reverb,
                    help="probability of a simulated room (pyroomacoustics); target: direct path + 50 ms")
     p.add_argument("--noise-bank", nargs="+", default=d.noise_bank, metavar="DIR",
-                   help="noise bank folders (python -m sedemo.data noise-bank / noise-bank-extra): their "
+                   help="noise bank folders (python -m sedemo.data noise-bank / noise-bank-extra / "
+                   "noise-bank-nature; each gets an equal share of the bank draws): their "
                    "train/ recordings replace the noise of a share of the dynamically mixed rows "
                    "(needs --dynamic-mix)")
     p.add_argument("--noise-bank-p", type=float, default=d.noise_bank_p,

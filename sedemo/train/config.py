@@ -82,7 +82,7 @@ class TrainConfig:
     training crop drawn uniformly), ``level_range`` (``(lo, hi)`` dBFS: the mixture's
     level), ``channel`` (probability of a random tilt/band-limit), ``reverb`` (probability
     of a simulated room; needs pyroomacoustics), ``noise_bank`` (a folder built by
-    ``python -m sedemo.data noise-bank`` or ``noise-bank-extra``, or several separated by
+    ``python -m sedemo.data noise-bank``, ``noise-bank-extra`` or ``noise-bank-nature``, or several separated by
     commas: their ``train/`` noise replaces the noise of a share ``noise_bank_p`` of the
     dynamically mixed rows), ``noise_eq`` (probability of a random band boost of the noise
     alone) ``tones`` (probability of steady tones added to the noise) and ``calls`` (probability of
@@ -198,6 +198,11 @@ class TrainConfig:
         for k in ("channel", "reverb", "noise_bank_p", "noise_eq", "tones", "calls"):
             if not (_is_real(getattr(self, k)) and 0.0 <= getattr(self, k) <= 1.0):
                 raise _bad(k, "a probability in [0, 1]", getattr(self, k), f"pass e.g. {_flag(k)} 0.5, or 0: off")
+        if self.noise_bank is None and self.noise_bank_p not in (
+                0.0, type(self).__dataclass_fields__["noise_bank_p"].default):
+            raise ValueError(f"noise_bank_p (--noise-bank-p {self.noise_bank_p:g}) is the share of rows whose noise "
+                             "comes from a noise bank, and no bank is given: add --noise-bank DIR, or leave "
+                             "--noise-bank-p out")
         if self.reverb:
             try:
                 import pyroomacoustics  # noqa: F401

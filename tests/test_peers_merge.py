@@ -1,0 +1,94 @@
+"""benchmarks/peers.py --add-to: systems added to a stored results file keep the stored ones,
+the means are recomputed, and a file of other mixtures is refused."""
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/peers.py as a module; its import-time settings (thread variables in
+    os.environ, sys.path) are undone afterwards."""
+    environ, path = dict(os.environ), list(sys.path)
+    spec = importlib.util.spec_from_file_location("peers_bench", ROOT / "benchmarks" / "peers.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["peers_bench"] = mod
+    try:
+        spec.loader.exec_module(mod)
+        yield mod
+    finally:
+        sys.modules.pop("peers_bench", None)
+        os.environ.clear()
+        os.environ.update(environ)
+        sys.path[:] = path
+
+
+def _result(bench, systems: dict, command: str) -> dict:
+    """A results dict like run() writes: systems -> {id: (pesq_wb, stoi, estoi, si_sdr)}."""
+    out = {"command": command, "date": "d", "python": "3", "cpu": "c", "logical_cpus": 2,
+           "load_average": [0, 0, 0], "versions": {}, "unscored": [],
+           "corpus": {"root": "data/x", "split": "valid", "n_items": 2}, "systems": {}}
+    for name, scores in systems.items():
+        items = [dict(id=i, snr_db=5.0, **dict(zip(bench.METRICS, v))) for i, v in scores.items()]
+        mean, cells = bench.summarise(items, {m: {r["id"] for r in items if r[m] is None} for m in bench.METRICS})
+        out["systems"][name] = {"mean": mean, "by_snr": cells, "items": items}
+    return out
+
+
+def test_merge_keeps_stored_systems_and_recomputes_means(bench):
+    assert bench.METRICS == ("pesq_wb", "stoi", "estoi", "si_sdr")
+    noisy = {"a": (1.0, 0.7, 0.7, 2.0), "b": (1.2, 0.8, 0.8, 4.0)}
+    stored = _result(bench, {"noisy": noisy, "old": {"a": (2.0, 0.9, 0.9, 9.0), "b": (2.2, 0.9, 0.9, 11.0)}}, "first")
+    new = _result(bench, {"noisy": noisy, "new": {"a": (3.0, 0.8, 0.8, 5.0), "b": (None, 0.8, 0.8, 7.0)}}, "second")
+    merged = bench.merge(stored, new, Path("f.json"))
+    assert list(merged["systems"]) == ["noisy", "old", "new"]
+    assert merged["command"] == "first" and merged["added"][0]["command"] == "second"
+    assert merged["added"][0]["systems"] == ["new"]
+    # "new" could not be scored on b's first metric: b leaves that metric's means for everyone
+    m0 = bench.METRICS[0]
+    assert merged["systems"]["old"]["mean"][m0] == pytest.approx(2.0)
+    assert merged["systems"]["noisy"]["mean"][m0] == pytest.approx(1.0)
+    assert merged["systems"]["old"]["mean"][bench.METRICS[3]] == pytest.approx(10.0)
+    assert stored["systems"]["old"]["mean"][m0] == pytest.approx(2.1)  # the input is not modified
+
+
+def test_merge_refuses_other_mixtures(bench):
+    stored = _result(bench, {"noisy": {"a": (1.0, 0.7, 0.7, 2.0), "b": (1.2, 0.8, 0.8, 4.0)}}, "first")
+    new = _result(bench, {"noisy": {"a": (1.0, 0.7, 0.7, 2.0), "b": (1.3, 0.8, 0.8, 4.0)}, "x": {"a": (1, 1, 1, 1), "b": (1, 1, 1, 1)}},
+                  "second")
+    with pytest.raises(bench.PeerError, match="rebuilt"):
+        bench.merge(stored, new, Path("f.json"))
+    swapped = _result(bench, {"noisy": {"b": (1.2, 0.8, 0.8, 4.0), "a": (1.0, 0.7, 0.7, 2.0)}}, "third")
+    with pytest.raises(bench.PeerError, match="ids or order differ"):
+        bench.merge(stored, swapped, Path("f.json"))
+    new["corpus"]["split"] = "test"
+    with pytest.raises(bench.PeerError, match="same corpus and split"):
+        bench.merge(stored, new, Path("f.json"))
+
+
+def test_add_to_checks_its_arguments_before_scoring(bench, tmp_path):
+    import json
+
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(_result(bench, {"noisy": {"a": (1, 1, 1, 1)}, "old": {"a": (1, 1, 1, 1)}}, "c")))
+    base = ["--corpus", "data/x", "--split", "valid", "--out", str(tmp_path / "o.json"), "--add-to", str(f)]
+    with pytest.raises(bench.PeerError, match="already holds old"):
+        bench.parse_args(base + ["--model", "old=p.pt"])
+    args = bench.parse_args(base + ["--model", "new=p.pt"])
+    assert args.systems == [] and args.stored["command"] == "c"
+    with pytest.raises(bench.PeerError, match="needs something to add"):
+        bench.parse_args(base)
+    with pytest.raises(bench.PeerError, match="same corpus and split"):
+        bench.parse_args(base[:2] + ["--split", "test"] + base[4:] + ["--model", "new=p.pt"])
+    with pytest.raises(bench.PeerError, match="leave out --max-items"):
+        bench.parse_args(base + ["--model", "new=p.pt", "--max-items", "3"])
+    with pytest.raises(bench.PeerError, match="not a readable"):
+        bench.parse_args(base[:-1] + [str(tmp_path / "none.json"), "--model", "new=p.pt"])
+    f.write_text(json.dumps({"systems": {"old": {"items": []}}, "corpus": {}}))
+    with pytest.raises(bench.PeerError, match="not a readable"):
+        bench.parse_args(base + ["--model", "new=p.pt"])
