@@ -28,10 +28,7 @@ if [ ${#args[@]} -eq 0 ]; then
   echo "no finished ablation run stored; run scripts/augmentation_ablations.sh first" >&2
   exit 2
 fi
-if [ -n "$stored" ]; then
-  $PY benchmarks/peers.py --corpus data/noise-bank-valid --split valid --no-cost --add-to "$OUT" \
-    "${args[@]}" --out "$OUT"
-else
-  $PY benchmarks/peers.py --corpus data/noise-bank-valid --split valid --no-cost --systems rnnoise \
-    "${args[@]}" --out "$OUT"
-fi
+# a new file scores RNNoise beside the runs; a stored one already holds it
+if [ -n "$stored" ]; then mode=(--add-to "$OUT"); else mode=(--systems rnnoise); fi
+$PY benchmarks/peers.py --corpus data/noise-bank-valid --split valid --no-cost "${mode[@]}" \
+  "${args[@]}" --out "$OUT"

@@ -216,14 +216,13 @@ def _nature_sources(tilesets: Path):
     if not tilesets.is_dir():
         return found
     for p in sorted(tilesets.glob("*/sounds/*")):
-        if p.is_symlink() or not p.is_file() or p.suffix.lower() not in (".wav", ".ogg") \
-                or p.parent.parent.name in NATURE_SKIP:
+        tileset = p.parent.parent.name
+        if p.is_symlink() or not p.is_file() or p.suffix.lower() not in (".wav", ".ogg") or tileset in NATURE_SKIP:
             continue
         digest = hashlib.sha1(p.read_bytes()).hexdigest()
         if digest in seen:
             continue
         seen.add(digest)
-        tileset = p.parent.parent.name
         found.append((f"megaglest__{tileset}__{p.stem}", f"megaglest:{tileset}_{_family(p.stem)}",
                       f"megaglest:{p.relative_to(tilesets)}", (lambda q=p: q.read_bytes())))
     return found
