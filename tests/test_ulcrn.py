@@ -227,12 +227,46 @@ def test_calls_are_high_pitched_bursts_added_to_the_noise():
     np.testing.assert_allclose(10 * np.log10((c ** 2).mean(1) / ((n - c) ** 2).mean(1)), 5.0, atol=1e-3)
 
 
+def test_highpass_response_is_a_butterworth_magnitude():
+    from scipy.signal import butter, freqz
+
+    from sedemo.train.batches import highpass_response
+
+    g = highpass_response(16000, 70.0)
+    f = np.fft.rfftfreq(16000, 1 / 16000)
+    b, a = butter(4, 70.0, "highpass", fs=16000)  # the analog prototype's magnitude, checked well below Nyquist
+    _, h = freqz(b, a, worN=f[1:400], fs=16000)
+    np.testing.assert_allclose(g[1:400], np.abs(h), atol=2e-3)
+    assert g[0] == 0.0 and g[f == 70.0][0] == pytest.approx(2 ** -0.5)
+
+
+def test_speech_highpass_empties_the_low_band_of_the_speech_and_not_of_the_noise():
+    pairs, t = _pairs(), np.arange(24000) / 16000
+    rumble = [(c + 0.3 * np.sin(2 * np.pi * 30 * t).astype(np.float32), n) for c, n in pairs]  # "clean" with rumble
+    f = np.fft.rfftfreq(8000, 1 / 16000)
+    low = lambda x: (np.abs(np.fft.rfft(x, axis=1)[:, f < 40]) ** 2).sum()  # noqa: E731
+    c0, n0 = sample_batch(rumble, np.random.default_rng(3), 4, 8000, dynamic_mix=True)
+    c1, n1 = sample_batch(rumble, np.random.default_rng(3), 4, 8000, dynamic_mix=True, speech_highpass=70.0)
+    assert low(c1) < 2e-3 * low(c0)  # the target's rumble down by ~30 dB: (30 / 70) ** 8 = 1.1e-3
+    np.testing.assert_allclose(n1 - c1, n0 - c0, atol=1e-6)  # the same noise: no draw changed
+    np.testing.assert_allclose(np.fft.rfft(c1, axis=1)[:, f > 400], np.fft.rfft(c0, axis=1)[:, f > 400],
+                               rtol=1e-3, atol=1e-2)  # speech above the cutoff kept
+
+
+@pytest.mark.parametrize("value", [10.0, 600.0, -70.0, float("nan")])
+def test_speech_highpass_is_checked(value):
+    from sedemo.train import TrainConfig
+
+    with pytest.raises(ValueError, match="--speech-highpass"):
+        TrainConfig(model="ulcrn", speech_highpass=value)
+
+
 def test_switches_off_draw_the_earlier_batches():
     pairs = _pairs()
     for kw in ({}, dict(dynamic_mix=True), dict(speed_perturb=0.1)):
         a = sample_batch(pairs, np.random.default_rng(2), 4, 8000, **kw)
         b = sample_batch(pairs, np.random.default_rng(2), 4, 8000, snr_range=None, level_range=None,
-                         channel=0.0, noise_eq=0.0, tones=0.0, calls=0.0, **kw)
+                         channel=0.0, noise_eq=0.0, tones=0.0, calls=0.0, speech_highpass=0.0, **kw)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
     c, n = sample_batch(pairs, np.random.default_rng(2), 4, 8000)

@@ -86,7 +86,8 @@ class TrainConfig:
     commas: their ``train/`` noise replaces the noise of a share ``noise_bank_p`` of the
     dynamically mixed rows), ``noise_eq`` (probability of a random band boost of the noise
     alone) ``tones`` (probability of steady tones added to the noise) and ``calls`` (probability of
-    synthetic animal calls added to it); the augmentations of
+    synthetic animal calls added to it), ``speech_highpass`` (Hz, 0: off: a zero-phase high-pass
+    of the clean speech before mixing, so the target holds no low-frequency rumble); the augmentations of
     :func:`sample_batch`. ``export``
     (also write the final model there), ``progress`` (tqdm bar), ``init_from`` (a
     model file of :func:`sedemo.models.save` or a training checkpoint whose weights
@@ -153,6 +154,7 @@ class TrainConfig:
     noise_eq: float = 0.0
     tones: float = 0.0
     calls: float = 0.0
+    speech_highpass: float = 0.0
     export: str | None = None
     progress: bool = True
     init_from: str | None = None
@@ -203,6 +205,9 @@ class TrainConfig:
             raise ValueError(f"noise_bank_p (--noise-bank-p {self.noise_bank_p:g}) is the share of rows whose noise "
                              "comes from a noise bank, and no bank is given: add --noise-bank DIR, or leave "
                              "--noise-bank-p out")
+        if not (_is_real(self.speech_highpass) and (self.speech_highpass == 0 or 20.0 <= self.speech_highpass <= 500.0)):
+            raise _bad("speech_highpass", "0 (off) or a cutoff in [20, 500] Hz", self.speech_highpass,
+                       f"pass e.g. {_flag('speech_highpass')} 70, or 0: off")
         if self.reverb:
             try:
                 import pyroomacoustics  # noqa: F401
