@@ -229,9 +229,10 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
       ``snr_range`` still holds.
     * ``speech_highpass`` (Hz, 0: off): each clean crop first passes a zero-phase 4th-order
       Butterworth high-pass (:func:`highpass_response`) at this cutoff, in the mixture and in
-      the target alike. Many of the corpus's "clean" recordings carry rumble below 100 Hz (up
-      to 60 % of an utterance's power), so without it the target holds whatever sits there and
-      a model learns to pass that band untouched, noise included (e.g. surf rumble). With it,
+      the target alike. Some of the corpus's "clean" recordings carry rumble and drift below
+      100 Hz (up to about 60 % of an utterance's power, ``scripts/low_band_report.py``), so
+      without it the target holds whatever sits there and a model learns to leave that band
+      alone, noise included (e.g. surf rumble). With it,
       all of a training mixture's energy below the cutoff is noise. No random draws.
     * ``level_range=(lo, hi)`` (dBFS): clean and noisy rows are scaled together so that
       the mixture's RMS level is ``U(lo, hi)`` (peaks kept below 0.99).
