@@ -181,3 +181,19 @@ def test_commands_lists_the_first_run_then_the_added_ones():
     pooled = peers.pool_results({"x": peers.load_peers(peers.VALID_FILE), "y": peers.load_peers(peers.BANK_VALID_FILE)})
     assert pooled["command"].count("benchmarks/peers.py") == (
         len(peers.commands(peers.load_peers(peers.VALID_FILE))) + len(peers.commands(peers.load_peers(peers.BANK_VALID_FILE))))
+
+
+@pytest.mark.parametrize("seeds_file, main_file", [(peers.SEEDS_VALID_FILE, peers.VALID_FILE),
+                                                   (peers.SEEDS_BANK_VALID_FILE, peers.BANK_VALID_FILE)])
+def test_seed_replicates_are_scored_on_the_same_validation_mixtures(seeds_file, main_file):
+    """The other seeds of a comparison live in files of their own (not candidates of the
+    default), scored on exactly the mixtures of the main validation file: the same ids, SNRs
+    and noisy-input scores, and every replicate named <candidate>_s<seed> of a stored candidate."""
+    seeds, main = peers.load_peers(seeds_file), peers.load_peers(main_file)
+    assert seeds["corpus"]["split"] == main["corpus"]["split"] == "valid"
+    a, b = seeds["systems"]["noisy"]["items"], main["systems"]["noisy"]["items"]
+    assert [r["id"] for r in a] == [r["id"] for r in b] and [r["snr_db"] for r in a] == [r["snr_db"] for r in b]
+    np.testing.assert_allclose([r["si_sdr"] for r in a], [r["si_sdr"] for r in b], atol=1e-6)
+    replicates = [n for n, s in seeds["systems"].items() if s.get("kind") == "sedemo model"]
+    assert replicates and all(n.rsplit("_s", 1)[0] in main["systems"] for n in replicates)
+    assert not set(replicates) & set(main["systems"])

