@@ -242,6 +242,7 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
     Chapter: 05_complex_mapping.
     """
     factors = speed_factors(speed_perturb) if speed_perturb else None
+    highpass = highpass_response(length, speech_highpass, sample_rate) if speech_highpass else None
     if reverb:
         from sedemo.data.rooms import reverberate, rir_bank
 
@@ -255,8 +256,8 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
             clean[b] = _crop(c, start, length)
         else:
             clean[b] = _speed_crop(c, rng, length, factors[int(rng.integers(len(factors)))])
-        if speech_highpass:
-            clean[b] = _filtered(clean[b], highpass_response(length, speech_highpass, sample_rate))
+        if highpass is not None:
+            clean[b] = _filtered(clean[b], highpass)
         speech = clean[b].copy()
         if reverb and rng.random() < reverb:
             speech, clean[b] = reverberate(clean[b], bank[int(rng.integers(len(bank)))])
@@ -288,7 +289,7 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
             g = _channel(rng, length, sample_rate)
             clean[b], speech, noise = _filtered(clean[b], g), _filtered(speech, g), _filtered(noise, g)
         plain = not dynamic_mix and factors is None and snr_range is None and not channel and not reverb \
-            and not noise_eq and not tones and not calls and not speech_highpass
+            and not noise_eq and not tones and not calls and highpass is None
         noisy[b] = _crop(n, start, length) if plain else speech + noise
         if level_range is not None:
             rms = float(np.sqrt(np.mean(noisy[b] ** 2)))
