@@ -6,7 +6,7 @@ voice and per noise family, stored as package data for chapter 5.
 
 Each SET is a folder with a ``manifest.csv`` (``python -m sedemo.data build`` or
 ``noise-bank-valid``); every item of its validation and test splits is read: the clean
-file, and the noise as ``noisy - clean``. For each, :func:`sedemo.evaluation.analysis.low_band_share`
+file, and the noise as ``noisy - clean``. For each, :func:`sedemo.evaluation.low_band.low_band_share`
 at each cutoff. Written atomically; nothing else is touched.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from sedemo._utils import atomic_output
 from sedemo.dsp import audio
-from sedemo.evaluation.analysis import low_band_share
+from sedemo.evaluation.low_band import low_band_share
 
 OUT = Path(__file__).resolve().parents[1] / "sedemo" / "results" / "corpus" / "low-band.json"
 CUTOFFS = (20.0, 80.0)
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     p.add_argument("--set", type=_set, action="append", required=True, metavar="NAME=FOLDER")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
-    result = {"what": "share of the power below 20 and 80 Hz (sedemo.evaluation.analysis.low_band_share) of "
+    result = {"what": "share of the power below 20 and 80 Hz (sedemo.evaluation.low_band.low_band_share) of "
                       "each validation/test item's clean speech and noise (noisy - clean), mean and max per voice "
                       "and per noise family",
               "command": "python scripts/low_band_report.py " + " ".join(f"--set {n}={f.as_posix()}" for n, f in args.set),

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import inspect
 import math
-import json
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -337,43 +335,6 @@ def _band_powers(x: np.ndarray, sample_rate: int, bands) -> tuple[float, list[fl
     f, p = signal.welch(x, fs=sample_rate, nperseg=512)
     return float(p.sum()), [float(p[(f >= lo) & (f < hi) if hi < sample_rate / 2 else (f >= lo)].sum())
                             for lo, hi in bands]
-
-
-def low_band_share(x, cutoff_hz: float, sample_rate: int = 16000) -> float:
-    """The share (0-1) of a signal's power that lies below ``cutoff_hz``, from the rFFT of the
-    whole zero-mean ``(L,)`` signal (no segmenting, so content down to ``1 / L`` s counts):
-    ``Σ_{0<f<fc} |X(f)|² / Σ_{f>0} |X(f)|²``. 0 for a silent signal. Chapter 5 (rumble and
-    infrasonic drift in "clean" recordings and in noise, which SI-SDR and the mixtures' SNR
-    count although nobody hears them).
-    Chapter: 05_complex_mapping."""
-    v = np.asarray(x, dtype=np.float64)
-    if v.ndim != 1 or not np.isfinite(v).all():
-        raise ValueError(f"low_band_share: x must be a finite 1-D signal, got shape {v.shape}")
-    if not (0.0 < cutoff_hz <= sample_rate / 2):
-        raise ValueError(f"low_band_share: cutoff_hz must be in (0, {sample_rate / 2:g}], got {cutoff_hz}")
-    p = np.abs(np.fft.rfft(v - v.mean())) ** 2
-    f = np.fft.rfftfreq(len(v), 1.0 / sample_rate)
-    total = float(p[1:].sum())
-    return float(p[1:][f[1:] < cutoff_hz].sum() / total) if total > 0 else 0.0
-
-
-#: The stored output of ``scripts/low_band_report.py`` (the extended corpus and the held-out
-#: 0 A.D. validation set), read by :func:`low_band_tables`.
-LOW_BAND_FILE = Path(__file__).resolve().parents[1] / "results" / "corpus" / "low-band.json"
-
-
-def low_band_tables(path=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The stored low-band report (:data:`LOW_BAND_FILE`, or ``path``) as two frames: the clean
-    speech per ``(set, split, speaker)`` and the noise per ``(set, split, noise_type)``, with
-    the columns ``n``, ``mean_below_<fc>`` and ``max_below_<fc>`` (shares 0-1 of
-    :func:`low_band_share`, ``fc`` in Hz). Chapter 5.
-    Chapter: 05_complex_mapping."""
-    stored = json.loads(Path(path or LOW_BAND_FILE).read_text())
-    frames = []
-    for part, key in (("speech", "speaker"), ("noise", "noise_type")):
-        rows = [{"set": name, **r} for name, s in stored["sets"].items() for r in s[part]]
-        frames.append(pd.DataFrame(rows).set_index(["set", "split", key]))
-    return frames[0], frames[1]
 
 
 def band_noise_reduction(enhanced, clean, noisy, sample_rate: int = 16000, bands=BANDS_HZ) -> pd.DataFrame:
