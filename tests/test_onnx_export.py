@@ -58,6 +58,21 @@ def test_tiny_models_graph_matches_torch_streaming(tmp_path, name):
     assert not got[: meta["output_delay_samples"]].any()  # the start-up delay is zeros, as in torch
 
 
+def test_deep_filter_ulcrn_graph_matches_torch_streaming(tmp_path):
+    torch.manual_seed(0)
+    model = models.build_model("ulcrn", tiny=True, df_order=3)
+    with torch.no_grad():  # a head that does something (it starts at zero)
+        model.df_head.weight.normal_(0, 0.5)
+    model.eval()
+    x = _signal(1.0, seed=2)
+    out = tmp_path / "ulcrn_df.onnx"
+    meta = export_onnx(model, out)
+    df = [i for i in meta["inputs"] if i.get("role") == "model.df"]  # the low bins' last 2 frames
+    assert len(df) == 1 and df[0]["shape"] == [1, 2, model.config.low_bins, 2]
+    got, ref = stream_onnx(out, x), _torch_stream(model, x)
+    assert _rel_err(got, ref) < REL_TOL
+
+
 def test_pretrained_gcrn_graph_matches_torch_streaming(tmp_path):
     try:
         model = models.load_pretrained("gcrn")

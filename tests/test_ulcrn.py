@@ -403,3 +403,89 @@ def test_augmentation_probabilities_are_checked(field):
 
     with pytest.raises(ValueError, match=f"--{field.replace('_', '-')}.*probability"):
         TrainConfig(model="ulcrn", **{field: 1.5})
+
+
+# --------------------------------------------------------------------------- deep filter
+def _df_model(order=3, seed=0, **kw):
+    """A tiny ULCRN with a deep filter whose head is random (not the zero it starts at)."""
+    torch.manual_seed(seed)
+    m = M.build_model("ulcrn", tiny=True, df_order=order, **kw)
+    with torch.no_grad():
+        m.df_head.weight.normal_(0, 0.5)
+        m.df_head.bias.normal_(0, 0.5)
+    return m.eval()
+
+
+def test_deep_filter_head_starts_at_zero_so_the_output_is_the_mask_alone():
+    torch.manual_seed(0)
+    m = M.build_model("ulcrn", tiny=True, df_order=4).eval()
+    Y = _spec(m)
+    with torch.no_grad():
+        out = m.estimate(Y)
+    torch.testing.assert_close(out["spec"], out["mask"] * Y, rtol=1e-5, atol=1e-6)
+    assert not hasattr(M.build_model("ulcrn", tiny=True), "df_head")  # df_order 1: no head, no state
+    assert "df" not in M.build_model("ulcrn", tiny=True).init_state(1)
+
+
+def test_deep_filter_is_the_mask_plus_past_taps_on_the_low_bins_float64():
+    m = _df_model(order=3).double()
+    Y = _spec(m, frames=25).to(torch.complex128)
+    with torch.no_grad():
+        out = m.estimate(Y)["spec"].numpy()
+        mr, mi, taps, _ = m._run(Y.real, Y.imag, m.init_state(2))
+    M_, W, y = (mr + 1j * mi).numpy(), taps.numpy(), Y.numpy()
+    lo = m.config.low_bins
+    want = M_ * y
+    for f in range(lo):
+        for t in range(y.shape[-1]):
+            for k in (1, 2):
+                if t - k >= 0:
+                    want[:, f, t] += (W[:, 2 * k - 2, t, f] + 1j * W[:, 2 * k - 1, t, f]) * y[:, f, t - k]
+    np.testing.assert_allclose(out, want, rtol=1e-10, atol=1e-12)
+    assert np.abs(out[:, :lo] - (M_ * y)[:, :lo]).max() > 1e-3  # the taps do something on the low bins
+    np.testing.assert_allclose(out[:, lo:], (M_ * y)[:, lo:], rtol=1e-12, atol=1e-14)  # and nothing above
+
+
+def test_deep_filter_streams_equal_offline_and_is_causal():
+    m = _df_model(order=3)
+    Y = _spec(m, frames=30)
+    with torch.no_grad():
+        off = m(Y)
+        st, outs = m.init_state(2), []
+        for t in range(Y.shape[-1]):
+            o, st = m.step(Y[..., t], st)
+            outs.append(o)
+        torch.testing.assert_close(torch.stack(outs, -1), off, rtol=1e-5, atol=1e-6)
+        a, st = m.step(Y[..., :7])
+        b, _ = m.step(Y[..., 7:], st)
+        torch.testing.assert_close(torch.cat([a, b], -1), off, rtol=1e-5, atol=1e-6)
+        _, s2 = m.step(Y[..., :2])
+    assert st["df"].shape == (2, 2, m.config.low_bins, 2)
+    assert m.state_nbytes(s2) == m.state_nbytes(m.init_state(2))
+    rep = causality.check(_df_model(order=3, attention=False, rnn_blocks=0), _spec(m, batch=1, frames=30), time_dim=2)
+    assert rep.lookahead == 0 and not rep.lookahead_unbounded
+
+
+@pytest.mark.parametrize("value", [0, 9, 2.5])
+def test_df_order_is_checked(value):
+    with pytest.raises(ValueError, match="df_order"):
+        M.config_for("ulcrn", df_order=value)
+
+
+def test_a_deep_filter_model_grows_from_a_mask_only_one(tmp_path):
+    from sedemo.train.loop import _init_weights
+
+    torch.manual_seed(1)
+    src = M.build_model("ulcrn", tiny=True).eval()
+    path = M.save(src, tmp_path / "src.pt")
+    grown = M.build_model("ulcrn", tiny=True, df_order=3)
+    info = _init_weights(grown, path, "cpu")
+    assert "df_order 1 -> 3" in info["grown"]
+    Y = _spec(src)
+    with torch.no_grad():
+        torch.testing.assert_close(grown.eval()(Y), src(Y))  # the zero head: the source's output
+    with pytest.raises(ValueError, match="does not match"):  # any other change is refused
+        _init_weights(M.build_model("ulcrn", tiny=True, df_order=3, channels=6), path, "cpu")
+    deep = M.save(_df_model(order=3), tmp_path / "deep.pt")
+    with pytest.raises(ValueError, match="does not match"):  # and the way back
+        _init_weights(M.build_model("ulcrn", tiny=True), deep, "cpu")

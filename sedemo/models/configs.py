@@ -279,6 +279,12 @@ class ULCRNConfig(_STFTFields):
     * ``attention``: temporal recurrent attention (a channel gate from a GRU) in each GT block.
     * ``compress``: power-law exponent of the input features (the mask multiplies the
       uncompressed noisy STFT).
+    * ``df_order``: taps of a causal deep filter on the ``low_bins`` lowest bins. 1 (the
+      default): the complex ratio mask alone. ``N`` > 1: the mask's output plus a complex
+      filter over the ``N - 1`` previous noisy frames of each low bin,
+      ``S(f, t) = M Y(f, t) + Σ_{k=1}^{N-1} W_k(f, t) Y(f, t - k)`` (DeepFilterNet's deep
+      filtering, Schröter et al. 2022, past taps only). Its head starts at zero, so a model
+      grown from a mask-only one starts with that model's output.
 
     Chapter: 05_complex_mapping.
     """
@@ -290,6 +296,7 @@ class ULCRNConfig(_STFTFields):
     rnn_blocks: int = 2
     attention: bool = True
     compress: float = 0.3
+    df_order: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "dilations", tuple(int(d) for d in self.dilations))
@@ -303,6 +310,10 @@ class ULCRNConfig(_STFTFields):
             raise ValueError(f"low_bins + erb_bands must be a multiple of 4 and at most n_freqs="
                              f"{self.n_freqs}, got {self.low_bins} + {self.erb_bands}")
         _check_compress(self.compress)
+        if int(self.df_order) != self.df_order or not 1 <= self.df_order <= 8:
+            raise ValueError(f"df_order must be a whole number of taps in [1, 8] (1: the mask alone), "
+                             f"got {self.df_order!r}")
+        object.__setattr__(self, "df_order", int(self.df_order))
 
     @classmethod
     def tiny(cls, **overrides) -> "ULCRNConfig":

@@ -19,7 +19,11 @@ The ingredients that make a model of 20-50 K parameters work, each a few lines h
   frequency inside each frame (causal: it only sees the current frame) and a
   unidirectional GRU along time for each frequency position;
 * a **complex ratio mask** ``M`` (tanh-bounded real and imaginary parts) applied to the
-  noisy STFT: ``S = M Y``.
+  noisy STFT: ``S = M Y``; with ``df_order`` ``N`` > 1, a **causal deep filter** on the
+  low bins adds ``Σ_{k=1}^{N-1} W_k Y(t - k)`` (tanh-bounded taps from a second head that
+  starts at zero; DeepFilterNet's idea, H. Schröter et al., ICASSP 2022), so that the
+  harmonics of a voice, a few bins apart below 1.6 kHz, can be picked out of the noise
+  with what the last frames held.
 
 Every operation is either per frame (convolutions with a time kernel of 1, the
 frequency GRU, the per-frame layer norms, BatchNorm in ``eval()``) or causal with a
@@ -143,6 +147,11 @@ class ULCRN(SEModel):
         self.deconv1 = nn.Sequential(
             nn.ConvTranspose2d(ch, 2, (1, 5), stride=(1, 2), padding=(0, 2), output_padding=(0, 1)),
             nn.BatchNorm2d(2))
+        if c.df_order > 1:  # the deep filter's past taps on the low bins, zero at the start
+            self.df_head = nn.ConvTranspose2d(ch, 2 * (c.df_order - 1), (1, 5), stride=(1, 2),
+                                              padding=(0, 2), output_padding=(0, 1))
+            nn.init.zeros_(self.df_head.weight)
+            nn.init.zeros_(self.df_head.bias)
 
     # ------------------------------------------------------------------ the one computation
     def _features(self, re, im, floor: float = 0.0):
@@ -159,7 +168,9 @@ class ULCRN(SEModel):
         return _sfe(x.transpose(2, 3))  # (B, 9, T, Fb)
 
     def _run(self, re, im, state):
-        """Real ``(B, F, T)`` parts of the noisy STFT and a state -> the mask's parts and the new state."""
+        """Real ``(B, F, T)`` parts of the noisy STFT and a state -> the mask's parts, the deep
+        filter's past taps ``(B, 2 (N - 1), T, low_bins)`` (re, im per tap; ``None`` when
+        ``df_order`` is 1) and the new state."""
         x = self._features(re, im)
         e1 = self.conv1(x)
         x = self.conv2(e1)
@@ -175,10 +186,16 @@ class ULCRN(SEModel):
         for blk, skip in zip(self.dec_blocks, skips[::-1]):
             x, conv[k], tra[k] = blk(x + skip, conv[k], tra[k])
             k += 1
-        x = self.deconv2(x)
-        m = torch.tanh(self.deconv1(x + e1))  # (B, 2, T, Fb)
+        x = self.deconv2(x) + e1
+        m = torch.tanh(self.deconv1(x))  # (B, 2, T, Fb)
         m = torch.matmul(self.erb_synthesis, m.transpose(2, 3))  # (B, 2, F, T)
-        return m[:, 0], m[:, 1], {"conv": conv, "tra": tra, "rnn": rnn}
+        taps = None
+        if self.config.df_order > 1:  # the low positions of the band axis are the low bins themselves
+            taps = torch.tanh(self.df_head(x)[..., : self.config.low_bins])
+        new = {"conv": conv, "tra": tra, "rnn": rnn}
+        if "df" in state:
+            new["df"] = state["df"]
+        return m[:, 0], m[:, 1], taps, new
 
     def encode(self, noisy_spec: torch.Tensor, floor: float = 0.0) -> list[torch.Tensor]:
         """The encoder's activations for a noisy STFT ``(B, F, T)`` complex: the two
@@ -203,18 +220,43 @@ class ULCRN(SEModel):
     def _masked(mr, mi, re, im):
         return mr * re - mi * im, mr * im + mi * re
 
+    def _filtered(self, mr, mi, taps, re, im, state):
+        """``M Y`` on every bin plus, when ``taps`` is given, the deep filter's past taps on
+        the low bins: ``Σ_{k=1}^{N-1} W_k(f, t) Y(f, t - k)``, the previous frames taken from
+        ``state["df"]`` ``(B, 2, low_bins, N - 1)`` (re, im; zeros at the start of a
+        stream, as zero padding offline). Returns ``((re, im) of S, state)``."""
+        sr, si = self._masked(mr, mi, re, im)
+        if taps is None:
+            return (sr, si), state
+        lo, n, order = self.config.low_bins, re.shape[-1], self.config.df_order
+        hist = state["df"]
+        yr = torch.cat([hist[:, 0], re[:, :lo]], dim=-1)  # (B, lo, N - 1 + n)
+        yi = torch.cat([hist[:, 1], im[:, :lo]], dim=-1)
+        lr, li = sr[:, :lo], si[:, :lo]
+        for k in range(1, order):
+            wr, wi = taps[:, 2 * k - 2].transpose(1, 2), taps[:, 2 * k - 1].transpose(1, 2)  # (B, lo, n)
+            pr, pi = yr[..., order - 1 - k: order - 1 - k + n], yi[..., order - 1 - k: order - 1 - k + n]
+            lr, li = lr + wr * pr - wi * pi, li + wr * pi + wi * pr
+        state = {**state, "df": torch.stack([yr[..., -(order - 1):], yi[..., -(order - 1):]], dim=1)}
+        return (torch.cat([lr, sr[:, lo:]], dim=1), torch.cat([li, si[:, lo:]], dim=1)), state
+
     def estimate(self, noisy_spec: torch.Tensor) -> dict:
-        """``{"spec": M Y, "mask": M}``, complex ``(B, F, T)``."""
+        """``{"spec": S, "mask": M}``, complex ``(B, F, T)``: ``S = M Y`` (plus the deep
+        filter's past taps on the low bins when ``df_order`` > 1; ``mask`` is then the
+        filter's current tap on those bins)."""
         spec = self._prepare(noisy_spec)
-        mr, mi, _ = self._run(spec.real, spec.imag, self.init_state(spec.shape[0]))
-        sr, si = self._masked(mr, mi, spec.real, spec.imag)
+        state = self.init_state(spec.shape[0])
+        mr, mi, taps, state = self._run(spec.real, spec.imag, state)
+        (sr, si), _ = self._filtered(mr, mi, taps, spec.real, spec.imag, state)
         return {"spec": torch.complex(sr, si), "mask": torch.complex(mr, mi)}
 
     # ------------------------------------------------------------------ streaming (ch. 7)
     def init_state(self, batch: int = 1):
         """``{"conv": past frames of each depthwise conv (B, 2C, 2d, Fb/4), "tra": each TRA GRU's
-        hidden state (1, B, C), "rnn": each time GRU's hidden state (1, B*Fb/4, C)}``, zeros
-        (``Fb = low_bins + erb_bands`` band positions, ``Fb/4`` after the two strided convs).
+        hidden state (1, B, C), "rnn": each time GRU's hidden state (1, B*Fb/4, C)}``, and with
+        ``df_order`` ``N`` > 1 ``"df"``: the last ``N - 1`` noisy frames of the low bins
+        ``(B, 2, low_bins, N - 1)``; zeros (``Fb = low_bins + erb_bands`` band positions,
+        ``Fb/4`` after the two strided convs).
         Chapter: 07_causality."""
         c = self.config
         dtype, device = _param_dtype(self), self.erb_analysis.device
@@ -224,7 +266,10 @@ class ULCRN(SEModel):
         tra = [torch.zeros(1, batch, ch, dtype=dtype, device=device) if c.attention else None
                for _ in blocks]
         rnn = [torch.zeros(1, batch * nb, ch, dtype=dtype, device=device) for _ in self.dp_blocks]
-        return {"conv": conv, "tra": tra, "rnn": rnn}
+        if c.df_order == 1:
+            return {"conv": conv, "tra": tra, "rnn": rnn}
+        df = torch.zeros(batch, 2, c.low_bins, c.df_order - 1, dtype=dtype, device=device)
+        return {"conv": conv, "tra": tra, "rnn": rnn, "df": df}
 
     def step(self, frame_spec, state=None):
         """Enhance the next ``n`` frames ``(B, F, n)`` (or one frame ``(B, F)``); returns
@@ -240,5 +285,5 @@ class ULCRN(SEModel):
     def step_parts(self, re, im, state):
         """The step on real and imaginary parts ``(B, F, n)``: ``((re, im) of M Y, state)``;
         what the ONNX export traces (no complex tensors). Chapter: 07_causality."""
-        mr, mi, state = self._run(re, im, state)
-        return self._masked(mr, mi, re, im), state
+        mr, mi, taps, state = self._run(re, im, state)
+        return self._filtered(mr, mi, taps, re, im, state)
