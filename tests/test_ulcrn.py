@@ -71,17 +71,22 @@ def test_streaming_equals_offline_frame_by_frame_and_in_chunks():
     m.train()
     m(_spec(m, seed=3))  # move the BatchNorm running statistics away from their start
     m.eval()
-    Y = _spec(m, frames=30)
+    _assert_streams_equal_offline(m, _spec(m, frames=30))
+
+
+def _assert_streams_equal_offline(m, Y):
+    """``m.step`` frame by frame and in two chunks gives ``m(Y)``; returns the last state."""
     with torch.no_grad():
         off = m(Y)
-        st, outs = m.init_state(2), []
+        st, outs = m.init_state(Y.shape[0]), []
         for t in range(Y.shape[-1]):
             o, st = m.step(Y[..., t], st)
             outs.append(o)
         torch.testing.assert_close(torch.stack(outs, -1), off, rtol=1e-5, atol=1e-6)
         a, st = m.step(Y[..., :7])
-        b, _ = m.step(Y[..., 7:], st)
+        b, st = m.step(Y[..., 7:], st)
         torch.testing.assert_close(torch.cat([a, b], -1), off, rtol=1e-5, atol=1e-6)
+    return st
 
 
 def test_the_state_does_not_grow():
@@ -448,20 +453,9 @@ def test_deep_filter_is_the_mask_plus_past_taps_on_the_low_bins_float64():
 
 def test_deep_filter_streams_equal_offline_and_is_causal():
     m = _df_model(order=3)
-    Y = _spec(m, frames=30)
-    with torch.no_grad():
-        off = m(Y)
-        st, outs = m.init_state(2), []
-        for t in range(Y.shape[-1]):
-            o, st = m.step(Y[..., t], st)
-            outs.append(o)
-        torch.testing.assert_close(torch.stack(outs, -1), off, rtol=1e-5, atol=1e-6)
-        a, st = m.step(Y[..., :7])
-        b, _ = m.step(Y[..., 7:], st)
-        torch.testing.assert_close(torch.cat([a, b], -1), off, rtol=1e-5, atol=1e-6)
-        _, s2 = m.step(Y[..., :2])
+    st = _assert_streams_equal_offline(m, _spec(m, frames=30))
     assert st["df"].shape == (2, 2, m.config.low_bins, 2)
-    assert m.state_nbytes(s2) == m.state_nbytes(m.init_state(2))
+    assert m.state_nbytes(st) == m.state_nbytes(m.init_state(2))
     rep = causality.check(_df_model(order=3, attention=False, rnn_blocks=0), _spec(m, batch=1, frames=30), time_dim=2)
     assert rep.lookahead == 0 and not rep.lookahead_unbounded
 
