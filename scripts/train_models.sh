@@ -208,6 +208,11 @@ for model in "${@:-gcrn}"; do
       # (--set df_order=4: the mask plus taps on the 3 previous frames; the taps' head starts
       # at zero, so the run starts at ulcrn_hp's output); ulcrn_dfctl is its control, the
       # same 2000 steps of ulcrn_hp's recipe without the filter (same init, seed and data).
+      # Measured (validation only, both sets pooled, 160 mixtures): the taps stayed near zero
+      # (mean |W| about 0.002; the past-tap part holds under 0.1 % of the low bins' output
+      # energy), and ulcrn_df minus ulcrn_dfctl is PESQ-WB +0.001, STOI +0.001, SI-SDR +0.02 dB:
+      # the filter, grown this way, did not learn to use the past frames. Not yet added to the
+      # candidate files of the default choice (sedemo/results/peers/peers-*valid.json).
       df=()
       [ "$model" = ulcrn_df ] && df=(--set df_order=4)
       finetune "runs/finetune/$model" sedemo/pretrained/ulcrn_hp.pt si_sdr+compressed+stoi \
