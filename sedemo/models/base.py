@@ -92,6 +92,13 @@ class SEModel(nn.Module):
         """Complex ``(B, F, T)`` noisy STFT -> complex ``(B, F, T)`` enhanced STFT."""
         return self.estimate(noisy_spec)["spec"]
 
+    def new_weights_over(self, source) -> tuple[str, ...] | None:
+        """The parameter-name prefixes this model adds to ``source`` (a model of the same name
+        with another config) when it may start from ``source``'s weights, the added ones
+        keeping their initial values; ``None`` when it may not (the default: only an identical
+        config may be copied). Used by fine-tuning (``--init-from``). Chapter: 05_complex_mapping."""
+        return None
+
     # ------------------------------------------------------------ streaming (ch. 7)
     #: Future frames a streaming step needs before it can emit a frame (all book models: 0).
     lookahead_frames: int = 0

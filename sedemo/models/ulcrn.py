@@ -35,6 +35,8 @@ the same function is what the ONNX export traces).
 """
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -192,10 +194,7 @@ class ULCRN(SEModel):
         taps = None
         if self.config.df_order > 1:  # the low positions of the band axis are the low bins themselves
             taps = torch.tanh(self.df_head(x)[..., : self.config.low_bins])
-        new = {"conv": conv, "tra": tra, "rnn": rnn}
-        if "df" in state:
-            new["df"] = state["df"]
-        return m[:, 0], m[:, 1], taps, new
+        return m[:, 0], m[:, 1], taps, {**state, "conv": conv, "tra": tra, "rnn": rnn}
 
     def encode(self, noisy_spec: torch.Tensor, floor: float = 0.0) -> list[torch.Tensor]:
         """The encoder's activations for a noisy STFT ``(B, F, T)`` complex: the two
@@ -215,6 +214,15 @@ class ULCRN(SEModel):
             x, _, _ = blk(x, state["conv"][k], state["tra"][k])
             feats.append(x)
         return feats
+
+    def new_weights_over(self, source) -> tuple[str, ...] | None:
+        """A ULCRN with a deep filter may start from the same ULCRN without one (``df_order``
+        1, every other field equal): it adds only ``df_head``, which starts at zero, so the
+        grown model starts with the source's output. Chapter: 05_complex_mapping."""
+        have, want = asdict(source.config), asdict(self.config)
+        if have.get("df_order") == 1 and {k for k in want if have.get(k) != want[k]} == {"df_order"}:
+            return ("df_head.",)
+        return None
 
     @staticmethod
     def _masked(mr, mi, re, im):
@@ -283,7 +291,8 @@ class ULCRN(SEModel):
         return (out[..., 0] if squeeze else out), state
 
     def step_parts(self, re, im, state):
-        """The step on real and imaginary parts ``(B, F, n)``: ``((re, im) of M Y, state)``;
-        what the ONNX export traces (no complex tensors). Chapter: 07_causality."""
+        """The step on real and imaginary parts ``(B, F, n)``: ``((re, im) of S, state)`` (``S``
+        as in :meth:`estimate`); what the ONNX export traces (no complex tensors).
+        Chapter: 07_causality."""
         mr, mi, taps, state = self._run(re, im, state)
         return self._filtered(mr, mi, taps, re, im, state)

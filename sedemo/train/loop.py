@@ -154,10 +154,10 @@ def _save_checkpoint(path: Path, model, opt, sched, step, rng, seconds, cfg, las
 def _init_weights(model, path, device) -> dict:
     """Copy the weights of the model file or training checkpoint ``path`` into ``model``.
 
-    The source must hold the same model name and configuration, with one exception: a
-    ULCRN with a deep filter (``df_order`` > 1) may start from the same ULCRN without one
-    (``df_order`` 1). Its filter head, the only weights the source lacks, starts at zero,
-    so the grown model starts with the source's output (recorded as ``grown``). Returns
+    The source must hold the same model name and configuration, unless the model grows
+    from it (:meth:`sedemo.models.base.SEModel.new_weights_over`, e.g. a ULCRN with a deep
+    filter from the same ULCRN without one): then only the weights it names may be missing
+    from the source, and they keep their initial values (recorded as ``grown``). Returns
     what the fine-tuned model records about its start: path, source step, command and,
     if the source was itself fine-tuned, its own ``init`` (the whole chain)."""
     path = Path(path)
@@ -166,21 +166,22 @@ def _init_weights(model, path, device) -> dict:
                                 "(see scripts/train_models.sh)")
     src = M.load(path, map_location=device)
     have, want = asdict(src.config), asdict(model.config)
-    grown = (src.name == model.name == "ulcrn" and have.get("df_order") == 1
-             and {k for k in want if have.get(k) != want[k]} == {"df_order"})
-    if src.name != model.name or (have != want and not grown):
+    added = model.new_weights_over(src) if src.name == model.name and have != want else None
+    if src.name != model.name or (have != want and added is None):
         raise ValueError(f"init_from: {path} holds a {src.name!r} model with config {have}, "
                          f"which does not match {model.name!r} with {want}")
-    missing, unexpected = model.load_state_dict(src.state_dict(), strict=not grown)
-    if grown and (unexpected or any(not k.startswith("df_head.") for k in missing)):
-        raise ValueError(f"init_from: {path} cannot grow into a deep-filter ULCRN: missing {missing}, "
+    missing, unexpected = model.load_state_dict(src.state_dict(), strict=added is None)
+    if added is not None and (unexpected or any(not k.startswith(added) for k in missing)):
+        raise ValueError(f"init_from: {path} cannot grow into this {model.name!r}: missing {missing}, "
                          f"unexpected {unexpected}")
     model.train()
     ex = getattr(src, "extra", {}) or {}
     info = {"path": str(path), "step": ex.get("step"), "command": ex.get("command")}
-    if grown:
-        info["grown"] = (f"df_order 1 -> {want['df_order']}: the deep filter's head (df_head) starts at "
-                         "zero, every other weight from the source")
+    if added is not None:
+        changed = {k: (have.get(k), want[k]) for k in want if have.get(k) != want[k]}
+        info["grown"] = (", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items())
+                         + f": {', '.join(p.rstrip('.') for p in added)} at its initial values, "
+                           "every other weight from the source")
     if ex.get("init"):
         info["init"] = ex["init"]
     return info
