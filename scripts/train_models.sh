@@ -211,8 +211,13 @@ for model in "${@:-gcrn}"; do
       # Measured (validation only, both sets pooled, 160 mixtures): the taps stayed near zero
       # (mean |W| about 0.002; the past-tap part holds under 0.1 % of the low bins' output
       # energy), and ulcrn_df minus ulcrn_dfctl is PESQ-WB +0.001, STOI +0.001, SI-SDR +0.02 dB:
-      # the filter, grown this way, did not learn to use the past frames. Not yet added to the
-      # candidate files of the default choice (sedemo/results/peers/peers-*valid.json).
+      # the filter, grown this way, did not learn to use the past frames. Both were then added to
+      # the candidate files of the default choice (benchmarks/peers.py --add-to
+      # sedemo/results/peers/peers-valid.json and peers-bank-valid.json), where the pooled rule
+      # chooses ulcrn_df by its tie-break (it leads on PESQ-WB, ulcrn_hp on SI-SDR, ulcrn_bank2 on
+      # STOI, all within thousandths): it is the default model, so its model.pt and log ship as
+      # sedemo/pretrained/ulcrn_df.pt and .log.jsonl; ulcrn_dfctl's log and config are in
+      # sedemo/results/training/.
       df=()
       [ "$model" = ulcrn_df ] && df=(--set df_order=4)
       finetune "runs/finetune/$model" sedemo/pretrained/ulcrn_hp.pt si_sdr+compressed+stoi \

@@ -51,7 +51,8 @@ def test_checkpoint_metadata_has_the_command():
 @pytest.mark.parametrize("name, parent", [("ulcrn_stoi", "ulcrn"), ("ulcrn_stoi2", "ulcrn_stoi"),
                                           ("ulcrn_bank", "ulcrn_stoi2"), ("ulcrn_bank2", "ulcrn_bank"),
                                           ("ulcrn_color", "ulcrn_bank2"), ("ulcrn_calls", "ulcrn_bank2"),
-                                          ("ulcrn_naturex", "ulcrn_bank2"), ("ulcrn_hp", "ulcrn_naturex")])
+                                          ("ulcrn_naturex", "ulcrn_bank2"), ("ulcrn_hp", "ulcrn_naturex"),
+                                          ("ulcrn_df", "ulcrn_hp")])
 def test_a_shipped_fine_tune_loads_by_its_own_name(name, parent):
     """The fine-tuned ULCRNs are not model families but shipped ulcrn checkpoints: each
     resolves by name for loading, the command line and the ONNX exporter, and stores the

@@ -451,6 +451,25 @@ def test_deep_filter_is_the_mask_plus_past_taps_on_the_low_bins_float64():
     np.testing.assert_allclose(out[:, lo:], (M_ * y)[:, lo:], rtol=1e-12, atol=1e-14)  # and nothing above
 
 
+
+def test_past_tap_share_is_zero_without_taps_and_matches_a_float64_sum():
+    torch.manual_seed(0)
+    plain = M.build_model("ulcrn", tiny=True).eval()
+    assert plain.past_tap_share(_spec(plain)) == 0.0
+    grown = M.build_model("ulcrn", tiny=True, df_order=4).eval()  # zero head
+    assert grown.past_tap_share(_spec(grown)) == pytest.approx(0.0, abs=1e-12)  # float32 rounding only
+    m = _df_model(order=3).double()
+    Y = _spec(m, frames=25).to(torch.complex128)
+    with torch.no_grad():
+        out = m.estimate(Y)
+    lo = m.config.low_bins
+    s, my = out["spec"][:, :lo].numpy(), (out["mask"] * Y)[:, :lo].numpy()
+    want = np.sum(np.abs(s - my) ** 2) / np.sum(np.abs(s) ** 2)
+    assert 0 < want and m.past_tap_share(Y) == pytest.approx(want, rel=1e-12)
+    assert m.past_tap_share(Y[0]) == pytest.approx(m.past_tap_share(Y[:1]), rel=1e-12)  # (F, T) accepted
+    with pytest.raises(ValueError, match="silent input"):
+        m.past_tap_share(torch.zeros_like(Y))
+
 def test_deep_filter_streams_equal_offline_and_is_causal():
     m = _df_model(order=3)
     st = _assert_streams_equal_offline(m, _spec(m, frames=30))

@@ -76,3 +76,16 @@ def test_grouped_difference_table_is_the_table_of_each_group():
     assert uncertainty.interval_text(t).shape == (2, 1)
     with pytest.raises(ValueError, match="no column"):
         uncertainty.grouped_difference_table(rows, ["model"], "noisy", by="noise_type")
+
+
+def test_comparison_table_stacks_each_pair_on_each_set():
+    sets = {"first": _rows(np.linspace(0.1, 0.3, 12), seed=1), "second": _rows(np.linspace(-0.2, 0.0, 12), seed=2)}
+    t = uncertainty.comparison_table(sets, [("model", "noisy")], metrics=("pesq_wb",), n_boot=200)
+    assert list(t.index) == [("model minus noisy", "first"), ("model minus noisy", "second")]
+    assert t.index.names == ["comparison", "validation set"] and list(t.columns) == ["PESQ-WB"]
+    for label, rows in sets.items():
+        alone = uncertainty.interval_text(uncertainty.difference_table(rows, ["model"], "noisy",
+                                                                       metrics=("pesq_wb",), n_boot=200))
+        assert t.loc[("model minus noisy", label), "PESQ-WB"] == alone.loc["model", "PESQ-WB"]
+    with pytest.raises(ValueError, match="at least one"):
+        uncertainty.comparison_table({}, [("model", "noisy")])

@@ -42,7 +42,7 @@ Build it with ``python -m sedemo.data build`` (``make data``).
 """
 from __future__ import annotations
 
-from sedemo.data.build import build, main, make_mixture
+from sedemo.data.build import build, main, make_mixture, speaker_facts
 from sedemo.data.corpus import Corpus, FolderCorpus, Item, load_corpus
 from sedemo.data.voices import EXTENDED_SUMMARY, extended_summary
 from sedemo.data.sources import (
@@ -54,5 +54,5 @@ __all__ = [
     "Corpus", "FolderCorpus", "Item", "load_corpus", "build", "make_mixture", "main",
     "CorpusConfig", "default_root", "debian_sources_present", "split_noise_families", "synthetic_noise",
     "SAMPLE_RATE", "SPLITS", "CORPUS_VERSION", "SPEAKERS", "NOISE_TYPES", "SYNTHETIC_NOISES", "CREDITS",
-    "MIN_SPEECH_LEVEL_DB", "MIN_SPEECH_ACTIVITY", "extended_summary", "EXTENDED_SUMMARY",
+    "MIN_SPEECH_LEVEL_DB", "MIN_SPEECH_ACTIVITY", "extended_summary", "EXTENDED_SUMMARY", "speaker_facts",
 ]

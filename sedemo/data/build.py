@@ -316,11 +316,18 @@ def _config_dict(config: CorpusConfig) -> dict:
     return d
 
 
-def _speaker_facts(speaker: str) -> tuple[str, str]:
-    """``(sex, language)`` of a Debian or extended speaker."""
+def speaker_facts(speaker: str) -> tuple[str, str]:
+    """``(sex, language)`` of a speaker of the default or extended corpus (the ``speaker``
+    column of a manifest or of stored result rows), e.g. ``("male", "Italian")``; sex is
+    ``"male"``, ``"female"`` or ``"mixed"``/``"unknown"`` (:data:`sedemo.data.voices.VOICES`).
+    Raises ``ValueError`` for a name that is in neither table.
+    Chapter: 05_complex_mapping."""
     if speaker in SPEAKERS:
         return SPEAKERS[speaker][1], SPEAKERS[speaker][2]
-    return VOICES[speaker][1], VOICES[speaker][2]
+    if speaker in VOICES:
+        return VOICES[speaker][1], VOICES[speaker][2]
+    raise ValueError(f"unknown speaker {speaker!r}: not a voice of the default or extended corpus "
+                     "(see sedemo.data.SPEAKERS and sedemo.data.voices.VOICES)")
 
 
 def _split_summary(speech: list, rows: list, source: str) -> dict:
@@ -331,11 +338,11 @@ def _split_summary(speech: list, rows: list, source: str) -> dict:
         own = [(s, p) for s, p in speech if _speaker_split(s, source) == split]
         voices = sorted({s for s, _ in own})
         seconds = sum(_seconds(p) for _, p in own)
-        sexes = [_speaker_facts(v)[0] for v in voices]
+        sexes = [speaker_facts(v)[0] for v in voices]
         summary[split] = {
             "speakers": voices, "n_speakers": len(voices),
             "sexes": {x: sexes.count(x) for x in sorted(set(sexes))},
-            "languages": sorted({_speaker_facts(v)[1] for v in voices}),
+            "languages": sorted({speaker_facts(v)[1] for v in voices}),
             "speech_pool_hours": round(seconds / 3600, 3), "speech_pool_utterances": len(own),
             "mixtures": sum(r["split"] == split for r in rows),
             "mixture_hours": round(sum(float(r["seconds"]) for r in rows if r["split"] == split) / 3600, 3),

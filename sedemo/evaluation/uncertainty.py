@@ -103,3 +103,23 @@ def grouped_difference_table(rows, systems, baseline: str, by: str = "snr_db",
         t.index = pd.MultiIndex.from_product([[value], t.index], names=[by, f"minus {baseline}"])
         parts.append(t)
     return pd.concat(parts)
+
+
+def comparison_table(rows_by_set: dict, pairs, digits=None, set_name: str = "validation set",
+                     **options) -> pd.DataFrame:
+    """Several paired comparisons on several sets of rows, as text for the page: for each
+    ``(system, control)`` of ``pairs`` and each ``{label: rows}`` of ``rows_by_set``, the
+    difference and its 95 % interval (:func:`difference_table`, then :func:`interval_text`
+    with ``digits``, by default 3 decimals and 2 for SI-SDR). Index ``("<system> minus
+    <control>", label)`` named ``("comparison", set_name)``; one column per metric.
+    ``options`` go to :func:`difference_table` (``metrics``, ``n_boot``, ...).
+    Chapter: 05_complex_mapping."""
+    if not rows_by_set or not pairs:
+        raise ValueError("comparison_table needs at least one set of rows and one (system, control) pair")
+    digits = {"si_sdr": 2} if digits is None else digits
+    parts = {}
+    for a, control in pairs:
+        parts[f"{a} minus {control}"] = pd.concat(
+            {label: interval_text(difference_table(rows, [a], control, **options), digits=digits)
+             for label, rows in rows_by_set.items()})
+    return pd.concat(parts).droplevel(2).rename_axis(["comparison", set_name])

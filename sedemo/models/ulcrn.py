@@ -258,6 +258,25 @@ class ULCRN(SEModel):
         (sr, si), _ = self._filtered(mr, mi, taps, spec.real, spec.imag, state)
         return {"spec": torch.complex(sr, si), "mask": torch.complex(mr, mi)}
 
+    @torch.no_grad()
+    def past_tap_share(self, noisy_spec: torch.Tensor) -> float:
+        """How much the deep filter's past taps contribute: ``Σ |S - M Y|² / Σ |S|²`` over
+        the low bins and all frames (0 when ``df_order`` is 1 or the taps are zero; in
+        float64). ``noisy_spec``: complex ``(B, F, T)`` or ``(F, T)`` (the STFT of
+        ``self.stft_config``). Chapter: 05_complex_mapping."""
+        spec = noisy_spec if noisy_spec.dim() == 3 else noisy_spec.unsqueeze(0)
+        if self.config.df_order == 1:  # no past taps at all
+            return 0.0
+        out = self.estimate(spec)
+        y = self._prepare(spec)
+        lo = self.config.low_bins
+        s, my = out["spec"][:, :lo].to(torch.complex128), (out["mask"] * y)[:, :lo].to(torch.complex128)
+        total = float((s.abs() ** 2).sum())
+        if total == 0.0:
+            raise ValueError("past_tap_share: the output's low bins are all zero (silent input?); "
+                             "pass a spectrum with speech in it")
+        return float(((s - my).abs() ** 2).sum()) / total
+
     # ------------------------------------------------------------------ streaming (ch. 7)
     def init_state(self, batch: int = 1):
         """``{"conv": past frames of each depthwise conv (B, 2C, 2d, Fb/4), "tra": each TRA GRU's
