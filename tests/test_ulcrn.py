@@ -467,6 +467,8 @@ def test_past_tap_share_is_zero_without_taps_and_matches_a_float64_sum():
     want = np.sum(np.abs(s - my) ** 2) / np.sum(np.abs(s) ** 2)
     assert 0 < want and m.past_tap_share(Y) == pytest.approx(want, rel=1e-12)
     assert m.past_tap_share(Y[0]) == pytest.approx(m.past_tap_share(Y[:1]), rel=1e-12)  # (F, T) accepted
+    m.train()
+    assert m.past_tap_share(Y) == pytest.approx(want, rel=1e-12) and m.training  # eval() inside, flag restored
     with pytest.raises(ValueError, match="silent input"):
         m.past_tap_share(torch.zeros_like(Y))
 

@@ -262,12 +262,17 @@ class ULCRN(SEModel):
     def past_tap_share(self, noisy_spec: torch.Tensor) -> float:
         """How much the deep filter's past taps contribute: ``Σ |S - M Y|² / Σ |S|²`` over
         the low bins and all frames (0 when ``df_order`` is 1 or the taps are zero; in
-        float64). ``noisy_spec``: complex ``(B, F, T)`` or ``(F, T)`` (the STFT of
+        float64; measured in ``eval()`` mode, the training flag restored afterwards).
+        ``noisy_spec``: complex ``(B, F, T)`` or ``(F, T)`` (the STFT of
         ``self.stft_config``). Chapter: 05_complex_mapping."""
         spec = noisy_spec if noisy_spec.dim() == 3 else noisy_spec.unsqueeze(0)
         if self.config.df_order == 1:  # no past taps at all
             return 0.0
-        out = self.estimate(spec)
+        was_training = self.training
+        try:
+            out = self.eval().estimate(spec)
+        finally:
+            self.train(was_training)
         y = self._prepare(spec)
         lo = self.config.low_bins
         s, my = out["spec"][:, :lo].to(torch.complex128), (out["mask"] * y)[:, :lo].to(torch.complex128)
