@@ -178,6 +178,11 @@ def test_commands_lists_the_first_run_then_the_added_ones():
     r = {"command": "a", "added": [{"command": "b"}, {"command": "c"}]}
     assert peers.commands(r) == ["a", "b", "c"]
     assert peers.commands({"command": "a"}) == ["a"]
+    r = {"command": "a", "systems": {"x": {}, "y": {}, "z": {}},
+         "added": [{"command": "b", "systems": ["y"]}, {"command": "c", "systems": ["z"]}]}
+    assert [peers.commands(r, n) for n in ("x", "y", "z")] == [["a"], ["b"], ["c"]]
+    with pytest.raises(ValueError, match="unknown system 'w'"):
+        peers.commands(r, "w")
     pooled = peers.pool_results({"x": peers.load_peers(peers.VALID_FILE), "y": peers.load_peers(peers.BANK_VALID_FILE)})
     assert pooled["command"].count("benchmarks/peers.py") == (
         len(peers.commands(peers.load_peers(peers.VALID_FILE))) + len(peers.commands(peers.load_peers(peers.BANK_VALID_FILE))))

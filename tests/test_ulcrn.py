@@ -451,7 +451,6 @@ def test_deep_filter_is_the_mask_plus_past_taps_on_the_low_bins_float64():
     np.testing.assert_allclose(out[:, lo:], (M_ * y)[:, lo:], rtol=1e-12, atol=1e-14)  # and nothing above
 
 
-
 def test_past_tap_share_is_zero_without_taps_and_matches_a_float64_sum():
     torch.manual_seed(0)
     plain = M.build_model("ulcrn", tiny=True).eval()
@@ -471,6 +470,7 @@ def test_past_tap_share_is_zero_without_taps_and_matches_a_float64_sum():
     assert m.past_tap_share(Y) == pytest.approx(want, rel=1e-12) and m.training  # eval() inside, flag restored
     with pytest.raises(ValueError, match="silent input"):
         m.past_tap_share(torch.zeros_like(Y))
+
 
 def test_deep_filter_streams_equal_offline_and_is_causal():
     m = _df_model(order=3)

@@ -108,15 +108,15 @@ def test_every_voice_is_in_one_split_and_described():
         "en_US_f_Allison": "train", "it_IT_m_Carlo": "train", "ru_RU_f_IvrvoiceRU": "valid", "fr_CA_f_June": "test"}
 
 
-
 def test_speaker_facts_reads_both_tables_and_refuses_unknown_names():
     assert data.speaker_facts("it_IT_m_Carlo") == ("male", "Italian")
     assert data.speaker_facts("fr_CA_f_June") == ("female", "French (Canada)")
-    for voice, row in V.VOICES.items():  # the name's sex letter agrees with the table
+    for voice, row in V.VOICES.items():  # every extended voice, from its table row
         sex, lang = data.speaker_facts(voice)
         assert (sex, lang) == (row[1], row[2])
     with pytest.raises(ValueError, match="unknown speaker 'nobody'"):
         data.speaker_facts("nobody")
+
 
 def test_splits_are_by_speaker_and_language():
     split_voices = {s: {v for v, sp in SPLIT_OF.items() if sp == s} for s in data.SPLITS}

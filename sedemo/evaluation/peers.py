@@ -60,11 +60,18 @@ def load_peers(path=None) -> dict:
     return json.loads(p.read_text())
 
 
-def commands(results: dict) -> list[str]:
+def commands(results: dict, system: str | None = None) -> list[str]:
     """The commands that wrote a results file: the first run's, then those of the runs that
-    added systems to it (``benchmarks/peers.py --add-to``), in order.
+    added systems to it (``benchmarks/peers.py --add-to``), in order. With ``system``, only
+    the command that scored that system (an added run's, or else the first run's), so that a
+    section quotes its own command however many runs were added after it.
     Chapter: 05_complex_mapping."""
-    return [results.get("command", "")] + [a["command"] for a in results.get("added", [])]
+    added = results.get("added", [])
+    if system is None:
+        return [results.get("command", "")] + [a["command"] for a in added]
+    if system not in results.get("systems", {}):
+        raise ValueError(f"unknown system {system!r}; choose one of: {', '.join(results.get('systems', {}))}")
+    return [next((a["command"] for a in added if system in a.get("systems", ())), results.get("command", ""))]
 
 
 def choose_default(results: dict, candidates, metrics=("pesq_wb", "stoi", "si_sdr")) -> tuple[str, pd.DataFrame]:
