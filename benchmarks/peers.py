@@ -872,7 +872,10 @@ def run(args) -> dict:
         noisy = noisy32.astype(np.float64)
         total_s += len(noisy) / SR
         snr = float(it.snr_db) if split == "test" else float(5 * round(it.snr_db / 5))
-        meta = dict(id=it.id, snr_db=snr, noise_type=it.noise_type, speaker=it.speaker)
+        # the noise recording too (noise_source), so that a later analysis can resample
+        # recordings as well as voices (sedemo.evaluation.uncertainty, cluster=...)
+        meta = dict(id=it.id, snr_db=snr, noise_type=it.noise_type, speaker=it.speaker,
+                    noise_source=it.noise_source)
         if split != "test":
             meta["snr_db_exact"] = float(it.snr_db)
         rows["noisy"].append({**meta, **score(noisy32, clean)})

@@ -89,3 +89,82 @@ def test_comparison_table_stacks_each_pair_on_each_set():
         assert t.loc[("model minus noisy", label), "PESQ-WB"] == alone.loc["model", "PESQ-WB"]
     with pytest.raises(ValueError, match="at least one"):
         uncertainty.comparison_table({}, [("model", "noisy")])
+
+
+def _clustered_rows(diffs, groups):
+    rows = _rows(diffs)
+    for r in rows:
+        r["speaker"] = groups[int(r["id"][1:])]
+    return rows
+
+
+def test_cluster_bootstrap_of_uniform_groups_is_the_bootstrap_of_their_means():
+    # 6 voices of 5 items each, the same difference within a voice: resampling voices is
+    # resampling 6 numbers, which the item bootstrap of those 6 numbers re-derives draw by draw
+    k, size = 6, 5
+    voice_diff = np.array([0.3, -0.1, 0.05, 0.4, 0.2, -0.2])
+    ids = [f"i{i}" for i in range(k * size)]
+    order = np.argsort(ids)  # the rows are paired in the order of their ids
+    groups = [f"v{i // size}" for i in range(k * size)]
+    diffs = voice_diff[[i // size for i in range(k * size)]]
+    r = uncertainty.paired_bootstrap(_clustered_rows(diffs, groups), "model", "noisy", "pesq_wb",
+                                     n_boot=3000, seed=5, cluster="speaker")
+    assert r["clusters"] == k and r["n"] == k * size and r["diff"] == pytest.approx(voice_diff.mean())
+    first_seen = list(dict.fromkeys(np.array(groups)[order]))  # the groups in the order the bootstrap codes them
+    means_in_order = np.array([voice_diff[int(g[1:])] for g in first_seen])
+    rng = np.random.default_rng(5)
+    direct = means_in_order[rng.integers(0, k, size=(3000, k))].mean(axis=1)
+    assert (r["low"], r["high"]) == pytest.approx(tuple(np.percentile(direct, [2.5, 97.5])))
+
+
+def test_cluster_bootstrap_matches_a_float64_loop_with_unequal_groups():
+    rng = np.random.default_rng(7)
+    sizes = [3, 9, 5, 1, 7]
+    groups = [f"v{g}" for g, s in enumerate(sizes) for _ in range(s)]
+    diffs = rng.normal(0.1, 0.3, len(groups))
+    r = uncertainty.paired_bootstrap(_clustered_rows(diffs, groups), "model", "noisy", "pesq_wb",
+                                     n_boot=500, seed=2, cluster="speaker")
+    ids = sorted(f"i{i}" for i in range(len(groups)))
+    by_group: dict = {}
+    for i in ids:  # the items of each group, the groups in the order of their first item
+        by_group.setdefault(groups[int(i[1:])], []).append(diffs[int(i[1:])])
+    lists = list(by_group.values())
+    draws = np.random.default_rng(2).integers(0, len(lists), size=(500, len(lists)))
+    means = []
+    for row in draws:  # a drawn group brings all its items, as often as it is drawn
+        items = [x for j in row for x in lists[j]]
+        means.append(float(np.mean(np.asarray(items, dtype=np.float64))))
+    assert (r["low"], r["high"]) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])))
+
+
+def test_a_voice_effect_widens_the_cluster_interval_but_not_the_items_one():
+    # 8 voices x 15 items: each voice has its own offset (some ahead, some behind), tiny item noise
+    rng = np.random.default_rng(11)
+    offsets = rng.normal(0.05, 0.2, 8)
+    groups = [f"v{i // 15}" for i in range(120)]
+    diffs = offsets[[i // 15 for i in range(120)]] + rng.normal(0, 0.01, 120)
+    rows = _clustered_rows(diffs, groups)
+    items = uncertainty.paired_bootstrap(rows, "model", "noisy", "pesq_wb")
+    voices = uncertainty.paired_bootstrap(rows, "model", "noisy", "pesq_wb", cluster="speaker")
+    assert items["diff"] == voices["diff"]
+    assert (voices["high"] - voices["low"]) > 3 * (items["high"] - items["low"])
+    table = uncertainty.cluster_differences(rows, "model", "noisy", metrics=("pesq_wb",))
+    assert list(table["items"]) == [15] * 8
+    assert table["pesq_wb"].to_numpy() == pytest.approx(
+        [diffs[[i for i in range(120) if groups[i] == g]].mean() for g in table.index])
+    t = uncertainty.difference_table(rows, ["model"], "noisy", metrics=("pesq_wb",), cluster="speaker")
+    assert t.loc["model", ("pesq_wb", "low")] == pytest.approx(voices["low"])
+
+
+def test_cluster_bootstrap_refuses_what_it_cannot_resample():
+    rows = _clustered_rows(np.full(6, 0.1), ["a"] * 6)
+    with pytest.raises(ValueError, match="at least two"):
+        uncertainty.paired_bootstrap(rows, "model", "noisy", "pesq_wb", cluster="speaker")
+    with pytest.raises(ValueError, match="no column 'room'"):
+        uncertainty.paired_bootstrap(rows, "model", "noisy", "pesq_wb", cluster="room")
+    mixed = _clustered_rows(np.full(6, 0.1), ["a", "b"] * 3)
+    mixed[0]["speaker"] = "c"  # item i0 is 'c' for one system, 'a' for the other
+    with pytest.raises(ValueError, match="more than one 'speaker'"):
+        uncertainty.paired_bootstrap(mixed, "model", "noisy", "pesq_wb", cluster="speaker")
+    with pytest.raises(ValueError, match="choose one of"):
+        uncertainty.cluster_differences(rows, "gcrn", "noisy", metrics=("pesq_wb",))

@@ -5,7 +5,12 @@ mean difference, and read the interval from the percentiles. Pairing (the same i
 both systems) removes the item-to-item variation that both systems share.
 
 A 95 % interval that excludes 0 says the difference would very likely hold on other
-items *like these*; it says nothing about other speakers, noises or recordings.
+items *like these*; it says nothing about other speakers, noises or recordings. The
+cluster bootstrap (``cluster="speaker"``) asks the wider question for one of them: it
+resamples whole voices (every item of a drawn voice, as often as it is drawn), so the
+interval covers how much the difference changes from voice to voice (Davison & Hinkley
+1997, sec. 3.8; Field & Welsh 2007). With a handful of voices that interval is itself
+rough: a percentile interval from nine clusters can only be as good as nine draws allow.
 Chapter: 05_complex_mapping.
 """
 from __future__ import annotations
@@ -13,16 +18,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["paired_bootstrap", "difference_table", "grouped_difference_table", "side"]
+__all__ = ["paired_bootstrap", "difference_table", "grouped_difference_table", "side", "comparison_table",
+           "interval_text", "cluster_differences"]
 
 
 def paired_bootstrap(rows, a: str, b: str, metric: str, n_boot: int = 2000, level: float = 0.95,
-                     seed: int = 0) -> dict:
+                     seed: int = 0, cluster: str | None = None) -> dict:
     """Mean of ``metric(a) - metric(b)`` over the items both systems were scored on, with
     a percentile bootstrap interval. ``rows``: the per-item rows of
     :func:`sedemo.evaluation.scoring.score_systems` (``id``, ``system``, metrics).
-    Returns ``{"diff", "low", "high", "n"}`` (``n``: paired items). Raises ``ValueError``
-    when the systems share no item or ``metric`` is missing. Chapter: 05_complex_mapping."""
+
+    ``cluster``: a column of the rows (``"speaker"``) whose values group the items. Then
+    the bootstrap draws ``K`` of the ``K`` groups with replacement and averages the
+    differences of all their items (a group drawn twice counts twice): the interval of a
+    difference on *other groups like these*, which is wider than the items' when the
+    difference changes from group to group. Each item must belong to one group, and
+    there must be at least two. ``None``: the items are resampled one by one.
+
+    Returns ``{"diff", "low", "high", "n"}`` (``n``: paired items), plus ``"clusters"``
+    (the number of groups) with ``cluster``. Raises ``ValueError`` when the systems share
+    no item or ``metric`` or ``cluster`` is missing. Chapter: 05_complex_mapping."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     if n_boot < 100:
@@ -34,14 +49,68 @@ def paired_bootstrap(rows, a: str, b: str, metric: str, n_boot: int = 2000, leve
     for s in (a, b):
         if s not in wide.columns:
             raise ValueError(f"no system {s!r} in the rows; choose one of {sorted(wide.columns)}")
-    d = (wide[a] - wide[b]).dropna().to_numpy(float)
+    diff = (wide[a] - wide[b]).dropna()
+    d = diff.to_numpy(float)
     if d.size == 0:
         raise ValueError(f"systems {a!r} and {b!r} share no scored item")
     rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
     tail = 100 * (1 - level) / 2
+    if cluster is None:
+        means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
+        low, high = np.percentile(means, [tail, 100 - tail])
+        return {"diff": float(d.mean()), "low": float(low), "high": float(high), "n": int(d.size)}
+    groups = _item_groups(df, cluster).reindex(diff.index)
+    codes, names = pd.factorize(groups)
+    k = len(names)
+    if k < 2:
+        raise ValueError(f"a cluster bootstrap needs at least two values of {cluster!r}; the paired items have {k}")
+    sums = np.bincount(codes, weights=d, minlength=k)
+    sizes = np.bincount(codes, minlength=k).astype(float)
+    draws = rng.integers(0, k, size=(n_boot, k))
+    means = sums[draws].sum(axis=1) / sizes[draws].sum(axis=1)
     low, high = np.percentile(means, [tail, 100 - tail])
-    return {"diff": float(d.mean()), "low": float(low), "high": float(high), "n": int(d.size)}
+    return {"diff": float(d.mean()), "low": float(low), "high": float(high), "n": int(d.size), "clusters": int(k)}
+
+
+def _item_groups(df: pd.DataFrame, cluster: str) -> pd.Series:
+    """The value of ``cluster`` of each item id (one per id, or ``ValueError``)."""
+    if cluster not in df.columns:
+        raise ValueError(f"no column {cluster!r} to cluster by; the rows have {sorted(df.columns)}")
+    if df[cluster].isna().any():
+        raise ValueError(f"some rows have no {cluster!r}; give every item one, or cluster by another column")
+    per_id = df.groupby("id")[cluster].nunique()
+    if (per_id > 1).any():
+        raise ValueError(f"item {per_id[per_id > 1].index[0]!r} has more than one {cluster!r}; "
+                         "each item must belong to one group")
+    return df.groupby("id")[cluster].first()
+
+
+def cluster_differences(rows, a: str, b: str, cluster: str = "speaker",
+                        metrics=("pesq_wb", "stoi", "si_sdr")) -> pd.DataFrame:
+    """Mean paired difference ``metric(a) - metric(b)`` within each group of ``cluster``
+    (e.g. each test voice), one row per group, with the number of paired ``items``: what
+    the cluster bootstrap of :func:`paired_bootstrap` resamples. Raises ``ValueError`` as
+    :func:`paired_bootstrap` does. Chapter: 05_complex_mapping."""
+    df = pd.DataFrame(list(rows))
+    groups = _item_groups(df, cluster)
+    out = {}
+    for m in metrics:
+        if m not in df.columns:
+            raise ValueError(f"no metric {m!r} in the rows")
+        wide = df.pivot_table(index="id", columns="system", values=m, aggfunc="mean")
+        for s in (a, b):
+            if s not in wide.columns:
+                raise ValueError(f"no system {s!r} in the rows; choose one of {sorted(wide.columns)}")
+        out[m] = (wide[a] - wide[b]).dropna()
+    table = pd.DataFrame(out)
+    if table.empty:
+        raise ValueError(f"systems {a!r} and {b!r} share no scored item")
+    table[cluster] = groups.reindex(table.index)
+    counts = table.groupby(cluster).size()
+    means = table.groupby(cluster)[list(metrics)].mean()
+    means["items"] = counts
+    means.columns.name = f"{a} minus {b}"
+    return means
 
 
 def difference_table(rows, systems, baseline: str, metrics=("pesq_wb", "stoi", "si_sdr"), **options) -> pd.DataFrame:
