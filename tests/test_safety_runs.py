@@ -267,10 +267,7 @@ def test_commands_print_no_traceback(tmp_path):
 
 def _parse(argv) -> T.TrainConfig:
     """The TrainConfig of a ``python -m sedemo.train`` command line (as ``main`` builds it)."""
-    args = vars(cli._parser().parse_args(argv))
-    args.pop("debug", None)
-    args["model_overrides"], args["loss_options"] = dict(args["model_overrides"]), dict(args["loss_options"])
-    return T.TrainConfig(**args)
+    return cli._config(argv)
 
 
 def _help_examples() -> list[list[str]]:

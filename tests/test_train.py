@@ -291,3 +291,66 @@ def test_chain_logs_shifts_steps_and_seconds(tmp_path):
     b.write_text("")
     with pytest.raises(ValueError, match="no log records"):
         T.chain_logs([a, b])
+
+
+def test_lr_mult_trains_a_prefix_faster_and_resumes_exactly(tmp_path):
+    from sedemo.train.loop import param_groups
+
+    model = M.build_model("gcrn", tiny=True)
+    first = next(n for n, _ in model.named_parameters()).split(".")[0]
+    groups = param_groups(model, 1e-3, {first: 10})
+    assert [g["lr"] for g in groups] == [pytest.approx(1e-3), pytest.approx(1e-2)]
+    assert sum(len(g["params"]) for g in groups) == sum(1 for p in model.parameters() if p.requires_grad)
+    in_fast = {id(p) for p in groups[1]["params"]}
+    assert all(n.startswith(first + ".") == (id(p) in in_fast) for n, p in model.named_parameters())
+    with pytest.raises(ValueError, match="no parameter of this model starts with 'nohead'"):
+        param_groups(model, 1e-3, {"nohead": 10})
+    # an interrupted run with a faster group resumes to the uninterrupted one, bit for bit
+    pairs, valid = fake_pairs(), fake_pairs(2, seed=10)
+    kw = dict(ckpt_every=3, dynamic_mix=True, lr_mult={first: 5.0})
+    full = T.train(tiny_config(tmp_path / "full", steps=8, **kw), pairs, valid)
+    T.train(tiny_config(tmp_path / "split", steps=4, **kw), pairs, valid)
+    resumed = T.train(tiny_config(tmp_path / "split", steps=8, resume=True, **kw), pairs, valid)
+    a, b = _state(full["model"]), _state(resumed["model"])
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    lrs = [g["lr"] for g in torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]]
+    assert lrs == [pytest.approx(3e-3), pytest.approx(1.5e-2)]
+    # the factor changes what the prefix learns, and only through its learning rate
+    plain = T.train(tiny_config(tmp_path / "plain", steps=8, ckpt_every=3, dynamic_mix=True), pairs, valid)
+    c = _state(plain["model"])
+    assert any(not torch.equal(a[k], c[k]) for k in a if k.startswith(first + "."))
+    assert "--lr-mult " + first + "=5.0" in tiny_config(tmp_path / "x", **kw).command()
+    with pytest.raises(ValueError, match="lr_mult"):
+        tiny_config(tmp_path / "x", lr_mult={first: 0})
+    # resuming a run trained without a factor with one is refused (it would change the weights)
+    with pytest.raises(ValueError, match="lr_mult"):
+        T.train(tiny_config(tmp_path / "plain", steps=10, resume=True, lr_mult={first: 5.0}), pairs, valid)
+
+
+def test_cli_lr_mult_pairs():
+    from sedemo.train.cli import _config
+
+    cfg = _config(["--model", "ulcrn", "--lr-mult", "df_head=10", "--lr-mult", "dec=2.5"])
+    assert cfg.lr_mult == {"df_head": 10, "dec": 2.5}
+    with pytest.raises(ValueError, match="lr_mult"):
+        _config(["--model", "ulcrn", "--lr-mult", "df_head=-1"])
+
+
+def test_a_checkpoint_from_before_lr_mult_resumes_to_the_same_run(tmp_path):
+    # checkpoints written before the lr_mult field (ulcrn_df16k's, say) have neither the
+    # config field nor the optimizer group's key: they resume as a factor-free run
+    pairs, valid = fake_pairs(), fake_pairs(2, seed=10)
+    full = T.train(tiny_config(tmp_path / "full", steps=8, ckpt_every=4, dynamic_mix=True), pairs, valid)
+    T.train(tiny_config(tmp_path / "old", steps=4, ckpt_every=4, dynamic_mix=True), pairs, valid)
+    path = tmp_path / "old" / "checkpoint.pt"
+    ck = torch.load(path, weights_only=False)
+    for g in ck["optimizer"]["param_groups"]:
+        del g["lr_mult"]
+    del ck["train_config"]["lr_mult"]
+    torch.save(ck, path)
+    resumed = T.train(tiny_config(tmp_path / "old", steps=8, ckpt_every=4, dynamic_mix=True, resume=True),
+                      pairs, valid)
+    a, b = _state(full["model"]), _state(resumed["model"])
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

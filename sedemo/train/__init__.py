@@ -53,10 +53,11 @@ from __future__ import annotations
 from sedemo.train.batches import highpass_response, load_pairs, sample_batch, speed_factors
 from sedemo.train.cli import main
 from sedemo.train.config import RESUME_MAY_CHANGE, TrainConfig
-from sedemo.train.loop import chain_logs, read_log, stored_log, stored_log_path, train
+from sedemo.train.loop import chain_logs, param_groups, read_log, stored_log, stored_log_path, train
 from sedemo.train.objectives import LOSS_ALIASES, available_losses, mag_phase_loss, make_loss, waveform_losses
 
 __all__ = [
     "TrainConfig", "train", "load_pairs", "sample_batch", "speed_factors", "highpass_response", "make_loss", "mag_phase_loss",
-    "LOSS_ALIASES", "available_losses", "waveform_losses", "read_log", "stored_log", "stored_log_path", "chain_logs", "main", "RESUME_MAY_CHANGE",
+    "LOSS_ALIASES", "available_losses", "waveform_losses", "read_log", "stored_log", "stored_log_path", "chain_logs", "param_groups", "main",
+    "RESUME_MAY_CHANGE",
 ]

@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", default=d.loss, help="one of: " + ", ".join(available_losses()))
     p.add_argument("--loss-opt", dest="loss_options", type=_kv, action="append", default=[],
                    metavar="KEY=VALUE", help="loss option, e.g. --loss-opt c=0.5")
+    p.add_argument("--lr-mult", dest="lr_mult", type=_kv, action="append", default=[],
+                   metavar="PREFIX=FACTOR", help="train the parameters whose names start with PREFIX at "
+                   "FACTOR times --lr, e.g. --lr-mult df_head=10 (repeatable; the first matching prefix wins)")
     p.add_argument("--mask-target", default=d.mask_target, help="oracle mask for --loss ma")
     for name, typ in (("steps", int), ("batch_size", int), ("segment", float), ("lr", float),
                       ("warmup", int), ("decay_start", int), ("grad_clip", float), ("weight_decay", float), ("seed", int),
@@ -133,6 +136,7 @@ def _config(argv) -> TrainConfig:
     args.pop("debug")
     args["model_overrides"] = dict(args["model_overrides"])
     args["loss_options"] = dict(args["loss_options"])
+    args["lr_mult"] = dict(args["lr_mult"])
     if isinstance(args["noise_bank"], list):  # several banks: one comma-separated field of the config
         args["noise_bank"] = ",".join(args["noise_bank"])
     return TrainConfig(**args)

@@ -64,7 +64,10 @@ class TrainConfig:
 
     ``model``/``model_overrides``/``tiny``: what :func:`sedemo.models.build_model`
     builds. ``loss``/``loss_options``/``mask_target``: see :func:`make_loss`.
-    ``steps``, ``batch_size``, ``segment`` (seconds), ``lr``, ``lr_schedule``
+    ``steps``, ``batch_size``, ``segment`` (seconds), ``lr``, ``lr_mult``
+    (``{prefix: factor}``: the parameters whose names start with a prefix train at
+    ``factor * lr``, e.g. ``{"df_head": 10}`` for a new head grown on a converged model;
+    the first matching prefix wins; the schedule scales every group alike), ``lr_schedule``
     (``"constant"`` or ``"cosine"`` to ``0.05*lr`` at ``steps``; with ``"cosine"``
     resume with the same ``steps``), ``decay_start`` (the cosine starts here; before
     it the rate is constant, so a constant run resumed with ``--lr-schedule cosine
@@ -125,6 +128,7 @@ class TrainConfig:
     batch_size: int = 8
     segment: float = 2.0
     lr: float = 1e-3
+    lr_mult: dict = field(default_factory=dict)
     lr_schedule: str = "constant"
     decay_start: int = 0
     warmup: int = 0
@@ -236,8 +240,8 @@ class TrainConfig:
                 raise _bad(f.name, "a non-empty path (or None)", v)
             if f.name == "out" and not (isinstance(v, (str, Path)) and str(v)):
                 raise _bad(f.name, "a non-empty folder path", v)
-            if f.name in ("model_overrides", "loss_options") and not isinstance(v, dict):
-                raise _bad(f.name, "a dict", v, "pass KEY=VALUE pairs (--set / --loss-opt)")
+            if f.name in ("model_overrides", "loss_options", "lr_mult") and not isinstance(v, dict):
+                raise _bad(f.name, "a dict", v, "pass KEY=VALUE pairs (--set / --loss-opt / --lr-mult)")
         if self.resume not in (False, True, "auto") or not isinstance(self.resume, (bool, str)):
             raise _bad("resume", "False, True or 'auto'", self.resume, "pass --resume or --resume auto")
 
@@ -251,6 +255,11 @@ class TrainConfig:
             rule = f"a finite number {'>=' if closed else '>'} {lo:g}"
             if not _is_real(v) or not math.isfinite(v) or v < lo or (v == lo and not closed):
                 raise _bad(k, rule, v)
+        for prefix, factor in self.lr_mult.items():
+            if not (isinstance(prefix, str) and prefix) or not _is_real(factor) or not math.isfinite(factor) \
+                    or factor <= 0:
+                raise _bad("lr_mult", "PREFIX=FACTOR pairs with a parameter-name prefix and a finite factor > 0",
+                           {prefix: factor}, "pass e.g. --lr-mult df_head=10")
         if self.speed_perturb >= 0.5:
             raise _bad("speed_perturb", "in [0, 0.5)", self.speed_perturb, "pass e.g. --speed-perturb 0.1, or 0: off")
 
@@ -295,8 +304,8 @@ class TrainConfig:
             if f.name in ("model", "resume", "resume_anyway", "overwrite") or v == d:
                 continue
             flag = _flag(f.name)
-            if f.name in ("model_overrides", "loss_options"):
-                opt = "--set" if f.name == "model_overrides" else "--loss-opt"
+            if f.name in ("model_overrides", "loss_options", "lr_mult"):
+                opt = {"model_overrides": "--set", "loss_options": "--loss-opt", "lr_mult": "--lr-mult"}[f.name]
                 for k, val in v.items():
                     args += [opt, f"{k}={val!r}"]
             elif isinstance(v, (tuple, list)):

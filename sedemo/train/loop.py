@@ -368,6 +368,7 @@ def _check_before_training(cfg: TrainConfig, out: Path, device) -> tuple[str, di
     if int(round(cfg.segment * probe.stft_config.sample_rate)) < 1:
         raise ValueError(f"segment (--segment) {cfg.segment} s is shorter than one sample; pass e.g. --segment 2")
     _make_loss(cfg, probe)
+    param_groups(probe, cfg.lr, cfg.lr_mult)  # a prefix that matches no parameter
     return mode, ck, resumes
 
 
@@ -377,6 +378,30 @@ def _make_loss(cfg: TrainConfig, model):
     except TypeError as exc:  # an unknown loss option
         raise ValueError(f"loss_options (--loss-opt) do not fit loss {cfg.loss!r}: {exc}; pass only that "
                          "loss's options") from None
+
+
+def param_groups(model, lr: float, lr_mult: dict | None = None) -> list[dict]:
+    """Adam's parameter groups: every trainable parameter at ``lr`` (the first group),
+    and for each ``prefix: factor`` of ``lr_mult`` the parameters whose names start with
+    ``prefix`` at ``factor * lr`` (the first matching prefix wins; each group records its
+    ``lr_mult``). Raises ``ValueError`` for a prefix that matches no parameter, naming the
+    model's top-level modules. Chapter: 05_complex_mapping."""
+    lr_mult = dict(lr_mult or {})
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = {prefix: [] for prefix in lr_mult}
+    rest = []
+    for n, p in named:
+        prefix = next((pre for pre in lr_mult if n.startswith(pre)), None)
+        (groups[prefix] if prefix is not None else rest).append(p)
+    for prefix, params in groups.items():
+        if not params:
+            tops = sorted({n.split(".")[0] for n, _ in named})
+            raise ValueError(f"--lr-mult {prefix}=...: no parameter of this model starts with {prefix!r}; "
+                             f"its modules are {', '.join(tops)}")
+    out = [{"params": rest, "lr": lr, "lr_mult": 1.0}]
+    out += [{"params": params, "lr": lr * lr_mult[prefix], "lr_mult": float(lr_mult[prefix])}
+            for prefix, params in groups.items()]
+    return [g for g in out if g["params"]]
 
 
 def _restore(ck: dict, cfg: TrainConfig, model, opt, sched, rng) -> None:
@@ -392,9 +417,9 @@ def _restore(ck: dict, cfg: TrainConfig, model, opt, sched, rng) -> None:
     sched.load_state_dict(ck["scheduler"])
     _set_rng_state(rng, ck["rng"])
     step, lr_at = int(ck["step"]), _lr_lambda(cfg)
-    sched.base_lrs = [cfg.lr for _ in opt.param_groups]
-    for g in opt.param_groups:
-        g["initial_lr"], g["lr"], g["weight_decay"] = cfg.lr, cfg.lr * lr_at(step), cfg.weight_decay
+    sched.base_lrs = [cfg.lr * g.get("lr_mult", 1.0) for g in opt.param_groups]
+    for g, base in zip(opt.param_groups, sched.base_lrs):
+        g["initial_lr"], g["lr"], g["weight_decay"] = base, base * lr_at(step), cfg.weight_decay
     sched._last_lr = [g["lr"] for g in opt.param_groups]
 
 
@@ -444,7 +469,7 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
     scfg = model.stft_config
     seg_len = int(round(cfg.segment * scfg.sample_rate))
     loss_fn = _make_loss(cfg, model)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(param_groups(model, cfg.lr, cfg.lr_mult), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     vset = _valid_set(valid_pairs, cfg.n_valid, cfg.valid_seconds, scfg.sample_rate)
     noise_pool = None
