@@ -43,13 +43,7 @@ def paired_bootstrap(rows, a: str, b: str, metric: str, n_boot: int = 2000, leve
     if n_boot < 100:
         raise ValueError(f"n_boot must be >= 100 for a percentile interval, got {n_boot}")
     df = pd.DataFrame(list(rows))
-    if metric not in df.columns:
-        raise ValueError(f"no metric {metric!r} in the rows; they have {sorted(c for c in df.columns if c not in ('id', 'system'))}")
-    wide = df.pivot_table(index="id", columns="system", values=metric, aggfunc="mean")
-    for s in (a, b):
-        if s not in wide.columns:
-            raise ValueError(f"no system {s!r} in the rows; choose one of {sorted(wide.columns)}")
-    diff = (wide[a] - wide[b]).dropna()
+    diff = _paired_diff(df, a, b, metric)
     d = diff.to_numpy(float)
     if d.size == 0:
         raise ValueError(f"systems {a!r} and {b!r} share no scored item")
@@ -70,6 +64,17 @@ def paired_bootstrap(rows, a: str, b: str, metric: str, n_boot: int = 2000, leve
     means = sums[draws].sum(axis=1) / sizes[draws].sum(axis=1)
     low, high = np.percentile(means, [tail, 100 - tail])
     return {"diff": float(d.mean()), "low": float(low), "high": float(high), "n": int(d.size), "clusters": int(k)}
+
+
+def _paired_diff(df: pd.DataFrame, a: str, b: str, metric: str) -> pd.Series:
+    """``metric(a) - metric(b)`` per item id, over the items both systems were scored on."""
+    if metric not in df.columns:
+        raise ValueError(f"no metric {metric!r} in the rows; they have {sorted(c for c in df.columns if c not in ('id', 'system'))}")
+    wide = df.pivot_table(index="id", columns="system", values=metric, aggfunc="mean")
+    for s in (a, b):
+        if s not in wide.columns:
+            raise ValueError(f"no system {s!r} in the rows; choose one of {sorted(wide.columns)}")
+    return (wide[a] - wide[b]).dropna()
 
 
 def _item_groups(df: pd.DataFrame, cluster: str) -> pd.Series:
@@ -95,13 +100,7 @@ def cluster_differences(rows, a: str, b: str, cluster: str = "speaker",
     groups = _item_groups(df, cluster)
     out = {}
     for m in metrics:
-        if m not in df.columns:
-            raise ValueError(f"no metric {m!r} in the rows")
-        wide = df.pivot_table(index="id", columns="system", values=m, aggfunc="mean")
-        for s in (a, b):
-            if s not in wide.columns:
-                raise ValueError(f"no system {s!r} in the rows; choose one of {sorted(wide.columns)}")
-        out[m] = (wide[a] - wide[b]).dropna()
+        out[m] = _paired_diff(df, a, b, m)
     table = pd.DataFrame(out)
     if table.empty:
         raise ValueError(f"systems {a!r} and {b!r} share no scored item")
