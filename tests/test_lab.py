@@ -174,6 +174,11 @@ def test_chapter_runs_in_jupyterlab_and_its_slider_changes_picture_and_audio(lab
     state = browser.execute_script(STATE_JS)
     assert state["audio"], "the live control shows no audio player"
 
+    # let Run All Cells finish first: a widget's callback waits in the kernel's queue behind
+    # the cells still to run, so on a loaded machine the slider would race the rest of the chapter
+    done = _wait(lambda: browser.execute_script(DONE_JS), 900, "Run All Cells to finish")
+    assert done["count"] > 5
+    state = browser.execute_script(STATE_JS)
     # move the slider one step to the right with the keyboard (noUiSlider's handle)
     handle = browser.find_element(By.CSS_SELECTOR, ".jp-Notebook .widget-slider .noUi-handle")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", handle)
@@ -185,7 +190,7 @@ def test_chapter_runs_in_jupyterlab_and_its_slider_changes_picture_and_audio(lab
     assert after["audio"] != state["audio"], "the audio did not change with the slider"
     assert after["text"] != state["text"], "the numbers did not change with the slider"
     # every code cell ran (no "[*]" or empty prompts left) and none raised
-    done = _wait(lambda: browser.execute_script(DONE_JS), 900, "Run All Cells to finish")
+    done = _wait(lambda: browser.execute_script(DONE_JS), 900, "the cells to stay finished")
     assert done["count"] > 5
     errors = browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     tracebacks = [e.text[:300] for e in errors if "Traceback" in e.text or "Error" in e.text.split("\n")[-1]]

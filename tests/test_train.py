@@ -316,10 +316,16 @@ def test_lr_mult_trains_a_prefix_faster_and_resumes_exactly(tmp_path):
         assert torch.equal(a[k], b[k]), k
     lrs = [g["lr"] for g in torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]]
     assert lrs == [pytest.approx(3e-3), pytest.approx(1.5e-2)]
-    # the factor changes what the prefix learns, and only through its learning rate
+    # the factor changes what the prefix learns, and only through its learning rate: a
+    # factor of 1 is the plain run, bit for bit, and the log records the base rate
     plain = T.train(tiny_config(tmp_path / "plain", steps=8, ckpt_every=3, dynamic_mix=True), pairs, valid)
     c = _state(plain["model"])
     assert any(not torch.equal(a[k], c[k]) for k in a if k.startswith(first + "."))
+    one = T.train(tiny_config(tmp_path / "one", steps=8, ckpt_every=3, dynamic_mix=True, lr_mult={first: 1.0}),
+                  pairs, valid)
+    assert all(torch.equal(v, c[k]) for k, v in _state(one["model"]).items())
+    assert [r["lr"] for r in full["log"] if r["kind"] == "train"] == \
+        [r["lr"] for r in plain["log"] if r["kind"] == "train"]
     assert "--lr-mult " + first + "=5.0" in tiny_config(tmp_path / "x", **kw).command()
     with pytest.raises(ValueError, match="lr_mult"):
         tiny_config(tmp_path / "x", lr_mult={first: 0})
@@ -354,3 +360,27 @@ def test_a_checkpoint_from_before_lr_mult_resumes_to_the_same_run(tmp_path):
     a, b = _state(full["model"]), _state(resumed["model"])
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_lr_mult_on_resume_a_new_factor_applies_and_other_prefixes_are_refused(tmp_path):
+    from sedemo.train.loop import param_groups
+
+    model = M.build_model("gcrn", tiny=True)
+    tops = list(dict.fromkeys(n.split(".")[0] for n, _ in model.named_parameters()))
+    first = tops[0]
+    pairs = fake_pairs()
+    T.train(tiny_config(tmp_path / "r", steps=2, ckpt_every=2, lr_mult={first: 5.0}), pairs, [])
+    # --resume-anyway with another factor: the new factor is what trains from then on
+    T.train(tiny_config(tmp_path / "r", steps=4, ckpt_every=2, lr_mult={first: 2.0}, resume=True,
+                        resume_anyway=True), pairs, [])
+    groups = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]
+    assert groups[1]["lr_mult"] == 2.0 and groups[1]["lr"] == pytest.approx(2 * groups[0]["lr"])
+    # another set of prefixes makes other groups: refused with its own message
+    with pytest.raises(ValueError, match="parameter group"):
+        T.train(tiny_config(tmp_path / "r", steps=6, ckpt_every=2, resume=True, resume_anyway=True), pairs, [])
+    # every parameter in a scaled group: the log still records the base rate
+    every = {t: 4.0 for t in tops}
+    res = T.train(tiny_config(tmp_path / "all", steps=2, lr_mult=every), pairs, [])
+    assert [r["lr"] for r in res["log"] if r["kind"] == "train"] == [pytest.approx(3e-3)]
+    with pytest.raises(ValueError, match="taken by an earlier prefix"):
+        param_groups(model, 1e-3, {first: 2.0, first + ".": 3.0})

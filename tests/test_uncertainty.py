@@ -168,3 +168,13 @@ def test_cluster_bootstrap_refuses_what_it_cannot_resample():
         uncertainty.paired_bootstrap(mixed, "model", "noisy", "pesq_wb", cluster="speaker")
     with pytest.raises(ValueError, match="choose one of"):
         uncertainty.cluster_differences(rows, "gcrn", "noisy", metrics=("pesq_wb",))
+
+
+def test_cluster_bootstrap_needs_a_group_for_the_compared_systems_only():
+    rows = _clustered_rows(np.linspace(0.0, 0.2, 8), ["a", "b"] * 4)
+    rows += [{"id": "i0", "system": "other", "pesq_wb": 1.0, "speaker": None}]  # a third system without one
+    r = uncertainty.paired_bootstrap(rows, "model", "noisy", "pesq_wb", cluster="speaker", n_boot=200)
+    assert r["clusters"] == 2
+    rows[0]["speaker"] = None
+    with pytest.raises(ValueError, match="some rows have no 'speaker'"):
+        uncertainty.paired_bootstrap(rows, "model", "noisy", "pesq_wb", cluster="speaker")

@@ -53,7 +53,7 @@ def paired_bootstrap(rows, a: str, b: str, metric: str, n_boot: int = 2000, leve
         means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
         low, high = np.percentile(means, [tail, 100 - tail])
         return {"diff": float(d.mean()), "low": float(low), "high": float(high), "n": int(d.size)}
-    groups = _item_groups(df, cluster).reindex(diff.index)
+    groups = _item_groups(df[df.system.isin([a, b])], cluster).reindex(diff.index)
     codes, names = pd.factorize(groups)
     k = len(names)
     if k < 2:
@@ -94,10 +94,12 @@ def cluster_differences(rows, a: str, b: str, cluster: str = "speaker",
                         metrics=("pesq_wb", "stoi", "si_sdr")) -> pd.DataFrame:
     """Mean paired difference ``metric(a) - metric(b)`` within each group of ``cluster``
     (e.g. each test voice), one row per group, with the number of paired ``items``: what
-    the cluster bootstrap of :func:`paired_bootstrap` resamples. Raises ``ValueError`` as
+    the cluster bootstrap of :func:`paired_bootstrap` resamples. ``items`` counts the
+    group's items scored on at least one metric; each metric's mean is over the items
+    scored on it (PESQ refuses an item without speech). Raises ``ValueError`` as
     :func:`paired_bootstrap` does. Chapter: 05_complex_mapping."""
     df = pd.DataFrame(list(rows))
-    groups = _item_groups(df, cluster)
+    groups = _item_groups(df[df.system.isin([a, b])], cluster)
     out = {}
     for m in metrics:
         out[m] = _paired_diff(df, a, b, m)

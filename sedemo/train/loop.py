@@ -395,6 +395,9 @@ def param_groups(model, lr: float, lr_mult: dict | None = None) -> list[dict]:
         (groups[prefix] if prefix is not None else rest).append(p)
     for prefix, params in groups.items():
         if not params:
+            if any(n.startswith(prefix) for n, _ in named):
+                raise ValueError(f"--lr-mult {prefix}=...: every parameter starting with {prefix!r} is taken by an "
+                                 "earlier prefix (the first match wins); drop one of the two, or order them")
             tops = sorted({n.split(".")[0] for n, _ in named})
             raise ValueError(f"--lr-mult {prefix}=...: no parameter of this model starts with {prefix!r}; "
                              f"its modules are {', '.join(tops)}")
@@ -404,10 +407,22 @@ def param_groups(model, lr: float, lr_mult: dict | None = None) -> list[dict]:
     return [g for g in out if g["params"]]
 
 
+def _base_lr(opt) -> float:
+    """The schedule's current rate before any ``lr_mult`` factor (what the log records)."""
+    g = opt.param_groups[0]
+    return g["lr"] / g.get("lr_mult", 1.0)
+
+
 def _restore(ck: dict, cfg: TrainConfig, model, opt, sched, rng) -> None:
     """Load the checkpoint's weights, optimizer, schedule and random states; the learning
     rate and weight decay are this config's (the checkpoint's own unless ``resume_anyway``
     changed them; then the new schedule applies from the next step)."""
+    saved_groups = len(ck.get("optimizer", {}).get("param_groups", []))
+    if "optimizer" in ck and saved_groups != len(opt.param_groups):
+        raise ValueError(f"the checkpoint's optimizer has {saved_groups} parameter group(s), this config's "
+                         f"--lr-mult makes {len(opt.param_groups)}; resume with the checkpoint's --lr-mult "
+                         "prefixes (a factor may change with --resume-anyway), or train into another --out")
+    mults = [g.get("lr_mult", 1.0) for g in opt.param_groups]  # this config's factors
     try:
         model.load_state_dict(ck["model"]["state_dict"])
         opt.load_state_dict(ck["optimizer"])
@@ -417,9 +432,9 @@ def _restore(ck: dict, cfg: TrainConfig, model, opt, sched, rng) -> None:
     sched.load_state_dict(ck["scheduler"])
     _set_rng_state(rng, ck["rng"])
     step, lr_at = int(ck["step"]), _lr_lambda(cfg)
-    sched.base_lrs = [cfg.lr * g.get("lr_mult", 1.0) for g in opt.param_groups]
-    for g, base in zip(opt.param_groups, sched.base_lrs):
-        g["initial_lr"], g["lr"], g["weight_decay"] = base, base * lr_at(step), cfg.weight_decay
+    sched.base_lrs = [cfg.lr * m for m in mults]  # load_state_dict brought the checkpoint's factors back
+    for g, base, m in zip(opt.param_groups, sched.base_lrs, mults):
+        g["initial_lr"], g["lr"], g["weight_decay"], g["lr_mult"] = base, base * lr_at(step), cfg.weight_decay, m
     sched._last_lr = [g["lr"] for g in opt.param_groups]
 
 
@@ -531,7 +546,7 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
         bar.update(1)
         if step % cfg.log_every == 0 or step == cfg.steps:
             log({"step": step, "kind": "train", "train_loss": running / n_running,
-                 "lr": opt.param_groups[0]["lr"], "seconds": round(elapsed(), 3)})
+                 "lr": _base_lr(opt), "seconds": round(elapsed(), 3)})
             bar.set_postfix(loss=f"{running / n_running:.4g}")
             running, n_running = 0.0, 0
         if vset and (step % cfg.valid_every == 0 or step == cfg.steps):
