@@ -14,7 +14,7 @@ import sys
 
 from sedemo import models as M
 from sedemo._cli import Parser, run
-from sedemo.train.config import TrainConfig
+from sedemo.train.config import _DICT_FLAGS, TrainConfig
 from sedemo.train.objectives import available_losses
 from sedemo.train.loop import train
 
@@ -134,9 +134,8 @@ def _parser() -> argparse.ArgumentParser:
 def _config(argv) -> TrainConfig:
     args = vars(_parser().parse_args(argv))
     args.pop("debug")
-    args["model_overrides"] = dict(args["model_overrides"])
-    args["loss_options"] = dict(args["loss_options"])
-    args["lr_mult"] = dict(args["lr_mult"])
+    for name in _DICT_FLAGS:  # the repeated KEY=VALUE flags, as dicts
+        args[name] = dict(args[name])
     if isinstance(args["noise_bank"], list):  # several banks: one comma-separated field of the config
         args["noise_bank"] = ",".join(args["noise_bank"])
     return TrainConfig(**args)

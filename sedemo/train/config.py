@@ -37,6 +37,8 @@ _OPTIONAL_INTS = {"threads": 1, "max_train_items": 1}  # None: unchanged / every
 _BOOLS = ("tiny", "dynamic_mix", "progress", "overwrite", "resume_anyway")
 _STRS = ("model", "loss", "mask_target", "lr_schedule", "device")
 _OPTIONAL_STRS = ("corpus", "export", "init_from", "noise_bank")
+#: the dict fields and the repeatable KEY=VALUE flag that fills each
+_DICT_FLAGS = {"model_overrides": "--set", "loss_options": "--loss-opt", "lr_mult": "--lr-mult"}
 
 
 def _flag(name: str) -> str:
@@ -240,8 +242,8 @@ class TrainConfig:
                 raise _bad(f.name, "a non-empty path (or None)", v)
             if f.name == "out" and not (isinstance(v, (str, Path)) and str(v)):
                 raise _bad(f.name, "a non-empty folder path", v)
-            if f.name in ("model_overrides", "loss_options", "lr_mult") and not isinstance(v, dict):
-                raise _bad(f.name, "a dict", v, "pass KEY=VALUE pairs (--set / --loss-opt / --lr-mult)")
+            if f.name in _DICT_FLAGS and not isinstance(v, dict):
+                raise _bad(f.name, "a dict", v, f"pass KEY=VALUE pairs ({_DICT_FLAGS[f.name]})")
         if self.resume not in (False, True, "auto") or not isinstance(self.resume, (bool, str)):
             raise _bad("resume", "False, True or 'auto'", self.resume, "pass --resume or --resume auto")
 
@@ -304,10 +306,9 @@ class TrainConfig:
             if f.name in ("model", "resume", "resume_anyway", "overwrite") or v == d:
                 continue
             flag = _flag(f.name)
-            if f.name in ("model_overrides", "loss_options", "lr_mult"):
-                opt = {"model_overrides": "--set", "loss_options": "--loss-opt", "lr_mult": "--lr-mult"}[f.name]
+            if f.name in _DICT_FLAGS:
                 for k, val in v.items():
-                    args += [opt, f"{k}={val!r}"]
+                    args += [_DICT_FLAGS[f.name], f"{k}={val!r}"]
             elif isinstance(v, (tuple, list)):
                 args += [flag, *(str(x) for x in v)]
             elif isinstance(v, bool):
