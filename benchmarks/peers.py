@@ -714,6 +714,18 @@ def score(estimate: np.ndarray, clean: np.ndarray) -> dict:
     return out
 
 
+def band_reduction(estimate: np.ndarray, clean: np.ndarray, noisy: np.ndarray) -> dict:
+    """How much of the noise one output removes in each band of
+    :data:`sedemo.evaluation.analysis.BANDS_HZ` (dB, ``{"0-1 kHz": ..., ...}``; 0: the band's
+    noise passes untouched; the residual also counts what the system did to the speech):
+    :func:`sedemo.evaluation.analysis.band_noise_reduction` of the aligned output."""
+    from sedemo.evaluation.analysis import band_noise_reduction
+
+    table = band_noise_reduction(np.asarray(estimate, np.float64), np.asarray(clean, np.float64),
+                                 np.asarray(noisy, np.float64), SR)
+    return {band: round(float(v), 3) for band, v in table["reduction_db"].items()}
+
+
 def summarise(rows: list[dict], skip: dict[str, set]) -> tuple[dict, dict]:
     """Mean of every metric over ``rows``, overall and per SNR cell (key: SNR in dB as
     text); metric ``m`` leaves out the item ids in ``skip[m]`` (items that some system
@@ -885,7 +897,7 @@ def run(args) -> dict:
                 raise PeerError(f"{s.name} returned non-finite samples on {it.id}")
             levels[s.name]["in"].append(level_db(y, noisy))
             levels[s.name]["clean"].append(level_db(y, clean.astype(np.float64)))
-            rows[s.name].append({**meta, **score(y, clean)})
+            rows[s.name].append({**meta, **score(y, clean), "band_reduction_db": band_reduction(y, clean, noisy)})
         print(f"[peers] {k + 1}/{len(items)} {it.id} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
     # Cost: a fixed 20 s signal made of test items (of the scored items on a corpus without a
@@ -934,7 +946,9 @@ def run(args) -> dict:
                        seconds=round(total_s, 3), all_test_items=len(items) == len(corpus.items("test")),
                        all_split_items=len(items) == len(corpus.items(split))),
         "scoring": f"sedemo.evaluation.scoring.measure(estimate, clean, 16000, which={METRICS}); estimate "
-                   "shifted by the system's delay, input length kept",
+                   "shifted by the system's delay, input length kept; per item also band_reduction_db "
+                   "(sedemo.evaluation.analysis.band_noise_reduction of the aligned output: dB of noise "
+                   "removed per band)",
         "metrics": list(METRICS),
         "cost_signal": f"{COST_SECONDS:g} s: the first test items concatenated, native rate handling "
                        "(resampling) included; best of 3 after a 1-s warm-up; machine shared with other "

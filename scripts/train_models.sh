@@ -237,6 +237,59 @@ for model in "${@:-gcrn}"; do
         --snr-range -5 20 --loss-opt stoi_weight=40 --seed 11 \
         --noise-bank data/noise-bank data/noise-bank-extra data/noise-bank-nature --noise-bank-p 0.8 \
         --noise-eq 0.3 --tones 0.2 --calls 0.3 --speech-highpass 70 "${df[@]}" ;;
+    ulcrn_dfhl)
+      # Chapter 5, "A deep filter on the low bins": ulcrn_df's run (same init, loss, data seed,
+      # augmentation, 2000 steps) with a ten times larger learning rate for the filter's new head
+      # (--lr-mult df_head=10: 3e-3 at the start of the cosine instead of 3e-4), so ulcrn_df is
+      # its control: the two runs differ only in the head's learning rate. It answers whether the
+      # taps of ulcrn_df stayed at zero because their head learned too slowly. About 40 minutes.
+      # Scored with RNNoise and its control on both validation sets, in files of their own (a
+      # diagnostic, not a candidate for the default):
+      #   .venv-peers/bin/python benchmarks/peers.py --corpus data/corpus-extended --split valid --no-cost \
+      #     --systems rnnoise --model ulcrn_df=sedemo/pretrained/ulcrn_df.pt \
+      #     --model ulcrn_dfhl=runs/finetune/ulcrn_dfhl/model.pt --out sedemo/results/peers/peers-dfhl-valid.json
+      # and the same with --corpus data/noise-bank-valid --out sedemo/results/peers/peers-dfhl-bank-valid.json.
+      # Its log, config and model.pt are kept in sedemo/results/training/ (ulcrn_dfhl.*), with
+      # ulcrn_dfhl_step400.pt: the same command rerun to step 400 (the run is deterministic: its
+      # losses match the log to the last digit) and that step's checkpoint saved with
+      # sedemo.models.save, on which chapter 5 measures the taps half-grown.
+      # Measured (validation, both sets pooled, 160 mixtures): the taps grew (2.1 % of the low
+      # bins' output at step 400) and were trained back to 0.07 % by the end; minus ulcrn_df:
+      # PESQ-WB -0.020 (resolved), STOI +0.000, SI-SDR -0.07 dB.
+      # (First run as scripts/finetune_df_head_lr.sh, with the same arguments.)
+      finetune runs/finetune/ulcrn_dfhl sedemo/pretrained/ulcrn_hp.pt si_sdr+compressed+stoi \
+        --snr-range -5 20 --loss-opt stoi_weight=40 --seed 11 \
+        --noise-bank data/noise-bank data/noise-bank-extra data/noise-bank-nature --noise-bank-p 0.8 \
+        --noise-eq 0.3 --tones 0.2 --calls 0.3 --speech-highpass 70 --set df_order=4 --lr-mult df_head=10 ;;
+    ulcrn_clicks|ulcrn_clicksctl)
+      # Chapter 5, "Crackle: noise the model leaves in": two runs from the default model ulcrn_df,
+      # each 2000 steps of ulcrn_df's own recipe with a new data seed (12). ulcrn_clicks adds
+      # --clicks 0.3: in 30 % of the rows, impulsive noise (a Poisson train of 2-200 decaying
+      # broadband transients per second, sedemo.train.batches._clicks) is added to the noise at
+      # -10..10 dB relative to it; ulcrn_clicksctl is the control (the same run without it).
+      # Why: on the corpus's validation split the two most impulsive noise recordings (lincity
+      # Fire1 and Fire2: kurtosis about 200 in 1-6 kHz, python scripts/impulsiveness_report.py)
+      # are behind RNNoise on STOI; two of 71 training recordings are that impulsive. About 25
+      # minutes each on one thread (alone). Scored, decided before scoring: with RNNoise and
+      # ulcrn_df on both validation sets, in files of their own:
+      #   .venv-peers/bin/python benchmarks/peers.py --corpus data/corpus-extended --split valid --no-cost \
+      #     --systems rnnoise --model ulcrn_df=sedemo/pretrained/ulcrn_df.pt \
+      #     --model ulcrn_clicksctl=runs/finetune/ulcrn_clicksctl/model.pt \
+      #     --model ulcrn_clicks=runs/finetune/ulcrn_clicks/model.pt \
+      #     --out sedemo/results/peers/peers-clicks-valid.json
+      # and the same with --corpus data/noise-bank-valid --out .../peers-clicks-bank-valid.json.
+      # The test split is not scored for either run here. The rule, written before scoring: if
+      # ulcrn_clicks is ahead of ulcrn_clicksctl on at least two of PESQ-WB, STOI and SI-SDR
+      # (means over both validation sets pooled, sedemo.evaluation.peers.pool_results), both are
+      # added to the candidate files of the default choice (benchmarks/peers.py --add-to
+      # sedemo/results/peers/peers-valid.json, and peers-bank-valid.json); otherwise neither is.
+      # (First run as scripts/finetune_clicks.sh, with the same arguments.)
+      clicks=()
+      [ "$model" = ulcrn_clicks ] && clicks=(--clicks 0.3)
+      finetune "runs/finetune/$model" sedemo/pretrained/ulcrn_df.pt si_sdr+compressed+stoi \
+        --snr-range -5 20 --loss-opt stoi_weight=40 --seed 12 \
+        --noise-bank data/noise-bank data/noise-bank-extra data/noise-bank-nature --noise-bank-p 0.8 \
+        --noise-eq 0.3 --tones 0.2 --calls 0.3 --speech-highpass 70 --set df_order=4 "${clicks[@]}" ;;
     ulcrn_stoi3|ulcrn_stoi3_low)
       # Two candidates for a third stage from ulcrn_stoi2 (the STOI deficit against RNNoise is
       # at -5 dB on validation): ulcrn_stoi3 is 2000 more steps of stage 2's recipe;

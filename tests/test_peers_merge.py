@@ -92,3 +92,17 @@ def test_add_to_checks_its_arguments_before_scoring(bench, tmp_path):
     f.write_text(json.dumps({"systems": {"old": {"items": []}}, "corpus": {}}))
     with pytest.raises(bench.PeerError, match="not a readable"):
         bench.parse_args(base + ["--model", "new=p.pt"])
+
+
+def test_band_reduction_counts_the_noise_removed_per_band(bench):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    t = np.arange(32000) / 16000
+    clean = 0.1 * np.sin(2 * np.pi * 440 * t)
+    noise = 0.05 * rng.standard_normal(32000)
+    got = bench.band_reduction(clean + noise, clean, clean + noise)  # nothing removed
+    assert list(got) == ["0-1 kHz", "1-2 kHz", "2-4 kHz", "4-8 kHz"]
+    assert all(abs(v) < 1e-6 for v in got.values())
+    got = bench.band_reduction(clean + 0.1 * noise, clean, clean + noise)  # 20 dB off everywhere
+    assert all(v == pytest.approx(20.0, abs=0.01) for v in got.values())

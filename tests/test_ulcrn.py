@@ -232,6 +232,25 @@ def test_calls_are_high_pitched_bursts_added_to_the_noise():
     np.testing.assert_allclose(10 * np.log10((c ** 2).mean(1) / ((n - c) ** 2).mean(1)), 5.0, atol=1e-3)
 
 
+
+def test_clicks_are_impulsive_and_reproducible():
+    from sedemo.train.batches import _clicks
+
+    x = _clicks(np.random.default_rng(0), 5 * 16000)
+    assert x.dtype == np.float64 and np.isfinite(x).all()
+    assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0)
+    np.testing.assert_array_equal(x, _clicks(np.random.default_rng(0), 5 * 16000))
+    kurt = [np.mean(y ** 4) / np.mean(y ** 2) ** 2 for y in (_clicks(np.random.default_rng(s), 32000) for s in range(20))]
+    assert np.median(kurt) > 10  # heavy-tailed (Gaussian noise: 3)
+    energy = (x[: len(x) // 160 * 160].reshape(-1, 160) ** 2).mean(1)  # 10-ms frames
+    assert np.percentile(energy, 99) > 100 * np.median(energy)  # a few loud frames among quiet ones
+    c, n = sample_batch(_pairs(), np.random.default_rng(1), 4, 16000, dynamic_mix=True, clicks=1.0,
+                        snr_range=(5, 5))
+    np.testing.assert_allclose(10 * np.log10((c ** 2).mean(1) / ((n - c) ** 2).mean(1)), 5.0, atol=1e-3)
+    c0, n0 = sample_batch(_pairs(), np.random.default_rng(1), 4, 16000, dynamic_mix=True, snr_range=(5, 5))
+    np.testing.assert_array_equal(c[0], c0[0])  # the first row's speech is drawn before its noise
+    assert not np.allclose(n[0], n0[0])
+
 def test_highpass_response_is_a_butterworth_magnitude():
     from scipy.signal import butter, freqz
 
@@ -271,7 +290,8 @@ def test_switches_off_draw_the_earlier_batches():
     for kw in ({}, dict(dynamic_mix=True), dict(speed_perturb=0.1)):
         a = sample_batch(pairs, np.random.default_rng(2), 4, 8000, **kw)
         b = sample_batch(pairs, np.random.default_rng(2), 4, 8000, snr_range=None, level_range=None,
-                         channel=0.0, noise_eq=0.0, tones=0.0, calls=0.0, speech_highpass=0.0, **kw)
+                         channel=0.0, noise_eq=0.0, tones=0.0, calls=0.0, speech_highpass=0.0, clicks=0.0,
+                         **kw)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
     c, n = sample_batch(pairs, np.random.default_rng(2), 4, 8000)
@@ -402,7 +422,7 @@ def test_encoder_embedding_has_finite_gradients_at_silence():
     torch.testing.assert_close(plain, floored)  # no bin of this signal is below the floor
 
 
-@pytest.mark.parametrize("field", ["channel", "reverb", "noise_bank_p", "noise_eq", "tones", "calls"])
+@pytest.mark.parametrize("field", ["channel", "reverb", "noise_bank_p", "noise_eq", "tones", "calls", "clicks"])
 def test_augmentation_probabilities_are_checked(field):
     from sedemo.train import TrainConfig
 

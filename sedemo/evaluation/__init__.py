@@ -12,6 +12,8 @@ experiments of chapters 5-6 with their verdicts, and the analytic measurements.
   between systems
 * :mod:`sedemo.evaluation.analysis`: measurements that need no trained model
   (gradients, fits, diagnostics)
+* :mod:`sedemo.evaluation.low_band` and :mod:`sedemo.evaluation.impulsive`: per-recording
+  properties of the corpus (rumble, crackle) that chapter 5 groups results by
 * :mod:`sedemo.evaluation.loss_measurements`: chapter 6's analytic experiments built
   from them (claims C2, C4, C5, C6)
 """

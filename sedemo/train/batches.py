@@ -155,6 +155,30 @@ def _calls(rng: np.random.Generator, length: int, sample_rate: int = 16000) -> n
     return out / max(float(np.sqrt(np.mean(out ** 2))), 1e-12)
 
 
+def _clicks(rng: np.random.Generator, length: int, sample_rate: int = 16000) -> np.ndarray:
+    """Impulsive noise (fire crackle, clicks, drips, typing): a Poisson train of transients at a
+    rate log-uniform in 2-200 per second; each transient is white noise under an exponential
+    decay with a time constant log-uniform in 0.3-10 ms (cut at five of them), its amplitude
+    log-normal with a spread of 8 dB (a few loud cracks among many soft ones); the whole train
+    then gets a spectral tilt of ``U(-6, 6)`` dB per octave around 1 kHz (dull thuds to sharp
+    ticks, capped at +-30 dB). Unit RMS (float64).
+
+    Impulsive noise has a heavy-tailed frame energy (kurtosis in the hundreds), which steady or
+    slowly varying recordings lack. Chapter: 05_complex_mapping."""
+    out = np.zeros(length)
+    rate = np.exp(rng.uniform(np.log(2.0), np.log(200.0)))
+    n = int(rng.poisson(rate * length / sample_rate))
+    for start in rng.integers(0, length, size=n):
+        tau = np.exp(rng.uniform(np.log(0.3e-3), np.log(10e-3))) * sample_rate
+        dur = min(max(int(5 * tau), 1), length - int(start))
+        amp = 10.0 ** (8.0 * rng.standard_normal() / 20.0)
+        out[start:start + dur] += amp * rng.standard_normal(dur) * np.exp(-np.arange(dur) / tau)
+    f = np.maximum(np.fft.rfftfreq(length, 1.0 / sample_rate), 20.0)
+    tilt = np.clip(rng.uniform(-6.0, 6.0) * np.log2(f / 1000.0), -30.0, 30.0)
+    out = np.fft.irfft(np.fft.rfft(out) * 10.0 ** (tilt / 20.0), n=length)
+    return out / max(float(np.sqrt(np.mean(out ** 2))), 1e-12)
+
+
 def _added(noise: np.ndarray, make, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
     """``noise`` plus ``make(rng, len(noise), sample_rate)`` (a unit-RMS signal) at ``U(-10, 10)``
     dB relative to the noise's RMS (at 0.1 when the noise is silent); float32."""
@@ -182,7 +206,8 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
                  dynamic_mix: bool = False, speed_perturb: float = 0.0, snr_range=None,
                  level_range=None, channel: float = 0.0, sample_rate: int = 16000, reverb: float = 0.0,
                  noise_pool: Sequence | None = None, noise_pool_p: float = 0.5, noise_eq: float = 0.0,
-                 tones: float = 0.0, calls: float = 0.0, speech_highpass: float = 0.0):
+                 tones: float = 0.0, calls: float = 0.0, speech_highpass: float = 0.0,
+                 clicks: float = 0.0):
     """A random batch: ``(clean, noisy)`` float32 arrays ``(batch_size, length)``.
 
     Each row: a random item, a random crop of ``length`` samples (zero-padded when
@@ -225,8 +250,11 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
       it.
     * ``calls`` (a probability): animal calls (:func:`_calls`: bursts of harmonic chirps
       with a fundamental of 1-5 kHz: birds, frogs, insects) are added to the row's noise at
-      ``U(-10, 10)`` dB relative to it. These three come before the SNR scaling, so
-      ``snr_range`` still holds.
+      ``U(-10, 10)`` dB relative to it.
+    * ``clicks`` (a probability): impulsive noise (:func:`_clicks`: a Poisson train of
+      decaying broadband transients, 2-200 per second: crackle, clicks, typing) is added to
+      the row's noise at ``U(-10, 10)`` dB relative to it. These four come before the SNR
+      scaling, so ``snr_range`` still holds.
     * ``speech_highpass`` (Hz, 0: off): each clean crop first passes a zero-phase 4th-order
       Butterworth high-pass (:func:`highpass_response`) at this cutoff, in the mixture and in
       the target alike. Some of the corpus's "clean" recordings carry rumble and drift below
@@ -277,7 +305,7 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
             noise = _crop(n, start, length) - _crop(c, start, length)
         if noise_eq and rng.random() < noise_eq:
             noise = _filtered(noise, _noise_eq(rng, length, sample_rate))
-        for p, make in ((tones, _tones), (calls, _calls)):
+        for p, make in ((tones, _tones), (calls, _calls), (clicks, _clicks)):
             if p and rng.random() < p:
                 noise = _added(noise, make, rng, sample_rate)
         if snr_range is not None:
@@ -289,7 +317,7 @@ def sample_batch(pairs: Sequence[Pair], rng: np.random.Generator, batch_size: in
             g = _channel(rng, length, sample_rate)
             clean[b], speech, noise = _filtered(clean[b], g), _filtered(speech, g), _filtered(noise, g)
         plain = not dynamic_mix and factors is None and snr_range is None and not channel and not reverb \
-            and not noise_eq and not tones and not calls and highpass is None
+            and not noise_eq and not tones and not calls and not clicks and highpass is None
         noisy[b] = _crop(n, start, length) if plain else speech + noise
         if level_range is not None:
             rms = float(np.sqrt(np.mean(noisy[b] ** 2)))

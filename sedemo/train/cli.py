@@ -119,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="probability of one to four steady, modulated tones added to the noise")
     p.add_argument("--calls", type=float, default=d.calls,
                    help="probability of synthetic animal calls (harmonic chirps, 1-5 kHz) added to the noise")
+    p.add_argument("--clicks", type=float, default=d.clicks,
+                   help="probability of impulsive noise (2-200 decaying broadband transients per second: "
+                   "crackle, clicks, typing) added to the noise")
     p.add_argument("--speech-highpass", type=float, default=d.speech_highpass, metavar="HZ",
                    help="zero-phase high-pass of the clean speech before mixing (target and mixture), "
                    "e.g. 70: the recordings' rumble below it leaves the target; 0: off")

@@ -90,8 +90,9 @@ class TrainConfig:
     ``python -m sedemo.data noise-bank``, ``noise-bank-extra`` or ``noise-bank-nature``, or several separated by
     commas: their ``train/`` noise replaces the noise of a share ``noise_bank_p`` of the
     dynamically mixed rows), ``noise_eq`` (probability of a random band boost of the noise
-    alone) ``tones`` (probability of steady tones added to the noise) and ``calls`` (probability of
-    synthetic animal calls added to it), ``speech_highpass`` (Hz, 0: off: a zero-phase high-pass
+    alone) ``tones`` (probability of steady tones added to the noise), ``calls`` (probability of
+    synthetic animal calls added to it) and ``clicks`` (probability of impulsive noise added to
+    it), ``speech_highpass`` (Hz, 0: off: a zero-phase high-pass
     of the clean speech before mixing, so the target holds no low-frequency rumble); the augmentations of
     :func:`sample_batch`. ``export``
     (also write the final model there), ``progress`` (tqdm bar), ``init_from`` (a
@@ -160,6 +161,7 @@ class TrainConfig:
     noise_eq: float = 0.0
     tones: float = 0.0
     calls: float = 0.0
+    clicks: float = 0.0
     speech_highpass: float = 0.0
     export: str | None = None
     progress: bool = True
@@ -203,7 +205,7 @@ class TrainConfig:
         if self.noise_bank is not None and self.snr_range is None:
             raise ValueError("noise_bank (--noise-bank) needs snr_range: the bank's recordings have no SNR of their "
                              "own; add e.g. --snr-range -5 20")
-        for k in ("channel", "reverb", "noise_bank_p", "noise_eq", "tones", "calls"):
+        for k in ("channel", "reverb", "noise_bank_p", "noise_eq", "tones", "calls", "clicks"):
             if not (_is_real(getattr(self, k)) and 0.0 <= getattr(self, k) <= 1.0):
                 raise _bad(k, "a probability in [0, 1]", getattr(self, k), f"pass e.g. {_flag(k)} 0.5, or 0: off")
         if self.noise_bank is None and self.noise_bank_p not in (

@@ -527,7 +527,7 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
         clean, noisy = sample_batch(train_pairs, rng, cfg.batch_size, seg_len, cfg.dynamic_mix,
                                     cfg.speed_perturb, cfg.snr_range, cfg.level_range, cfg.channel,
                                     scfg.sample_rate, cfg.reverb, noise_pool, cfg.noise_bank_p,
-                                    cfg.noise_eq, cfg.tones, cfg.calls, cfg.speech_highpass)
+                                    cfg.noise_eq, cfg.tones, cfg.calls, cfg.speech_highpass, cfg.clicks)
         batch = _batch_dict(torch.from_numpy(clean).to(device), torch.from_numpy(noisy).to(device), scfg)
         out_d = model.estimate(_model_input(model, batch))
         loss = loss_fn(out_d, batch)
