@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from sedemo._utils import atomic_output
+from sedemo._utils import write_report
 from sedemo.dsp import audio
 from sedemo.evaluation.impulsive import IMPULSIVE_BAND_HZ, IMPULSIVE_FILE, band_kurtosis
 
@@ -58,10 +57,7 @@ def main(argv=None) -> int:
                          f"--splits {' '.join(args.splits)}",
               "corpus": args.corpus.as_posix(), "band_hz": list(IMPULSIVE_BAND_HZ),
               "noise": report(args.corpus, args.splits)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(args.out) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, result)
     return 0
 
 

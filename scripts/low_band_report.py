@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from sedemo._utils import atomic_output
+from sedemo._utils import write_report
 from sedemo.dsp import audio
 from sedemo.evaluation.low_band import low_band_share
 
@@ -72,10 +71,7 @@ def main(argv=None) -> int:
                       "and per noise family",
               "command": "python scripts/low_band_report.py " + " ".join(f"--set {n}={f.as_posix()}" for n, f in args.set),
               "cutoffs_hz": list(CUTOFFS), "sets": {n: report(n, f) for n, f in args.set}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(args.out) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, result)
     return 0
 
 

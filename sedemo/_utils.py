@@ -134,6 +134,20 @@ def atomic_output(path):
             os.close(dir_fd)
 
 
+def write_report(path, result: dict) -> None:
+    """Write ``result`` as indented JSON to ``path`` (its folder made when missing) with
+    :func:`atomic_output`, and print where: the last step of the report scripts
+    (``scripts/low_band_report.py``, ``scripts/impulsiveness_report.py``).
+    Chapter: 05_complex_mapping."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
 @contextlib.contextmanager
 def removing_new_folders(path):
     """For the ``with`` block that writes ``path``: on any error, remove again the parent
