@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.seconds <= 1 or args.repeats < 1:
         ap.error("--seconds must be > 1 and --repeats >= 1")
+    if args.df_order < 1:
+        ap.error(f"--df-order must be >= 1 (1: the mask alone), got {args.df_order}")
     from sedemo import models as M
     from sedemo.models.base import macs_per_second
     from sedemo.streaming import cpu_name
@@ -52,6 +54,9 @@ def main(argv=None) -> int:
             path = Path(tmp) / f"ulcrn_c{ch}.pt"
             M.save(model, path)
             system = peers.make_model(f"ulcrn_c{ch}", path)
+            if system.stream_onnx is None:
+                raise SystemExit(f"error: --channels {ch}: no ONNX stream ({system.info.get('onnx_export')}); "
+                                 "install onnx and onnxruntime (pip install -e .[onnx]) or run in .venv-peers")
             cost = peers.cpu_cost(system.stream_onnx, sig, repeats=args.repeats)["cpu_s_per_s"]
             n = sum(p.numel() for p in model.parameters())
             print(f"{f'ULCRN channels {ch}':28s} {n:8d} {macs_per_second(model) / 1e6:8.1f} {cost:20.4f}", flush=True)

@@ -36,10 +36,15 @@ def report(root: Path, splits) -> list[dict]:
         raise SystemExit(f"error: {manifest} has no noise_source column; rebuild the corpus with this version")
     per = defaultdict(list)
     for r in rows:
-        clean = audio.load(root / r["clean"]).astype(np.float64)
-        noisy = audio.load(root / r["noisy"]).astype(np.float64)
-        n = min(len(clean), len(noisy))
-        per[(r["split"], r["noise_source"])].append(band_kurtosis(noisy[:n] - clean[:n]))
+        try:
+            clean = audio.load(root / r["clean"]).astype(np.float64)
+            noisy = audio.load(root / r["noisy"]).astype(np.float64)
+            if len(clean) != len(noisy):
+                raise ValueError(f"clean has {len(clean)} samples, noisy {len(noisy)}")
+            per[(r["split"], r["noise_source"])].append(band_kurtosis(noisy - clean))
+        except (OSError, RuntimeError, ValueError) as err:
+            raise SystemExit(f"error: item {r['id']} of {manifest}: {str(err).splitlines()[0]}; rebuild the "
+                             "corpus (make data-extended) or remove the item from the manifest")
     return [{"split": s, "noise_source": k, "n": len(v), "median_kurtosis": float(np.median(v)),
              "max_kurtosis": float(np.max(v))} for (s, k), v in sorted(per.items())]
 
@@ -47,7 +52,8 @@ def report(root: Path, splits) -> list[dict]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", type=Path, required=True, help="a folder of python -m sedemo.data build")
-    p.add_argument("--splits", nargs="+", default=["train", "valid"], choices=["train", "valid", "test"])
+    p.add_argument("--splits", nargs="+", default=["train", "valid"], choices=["train", "valid"],
+                   help="splits to read (the test split is not offered: nothing is chosen on it)")
     p.add_argument("--out", type=Path, default=IMPULSIVE_FILE)
     args = p.parse_args(argv)
     result = {"what": "kurtosis of each mixture's noise (noisy - clean) band-passed to "

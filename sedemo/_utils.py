@@ -142,9 +142,10 @@ def write_report(path, result: dict) -> None:
     import json
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=1) + "\n")
+    with removing_new_folders(path):  # a failed write leaves no new empty folder behind
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as tmp:
+            Path(tmp).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {path}")
 
 

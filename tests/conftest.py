@@ -1,6 +1,8 @@
 """Shared fixtures: deterministic speech-like test signals that need no corpus."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -122,6 +124,32 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def benchmark_module(name: str, module_name: str):
+    """``benchmarks/<name>.py`` as a module registered as ``module_name`` for the ``with``
+    block; its import-time settings (thread variables in ``os.environ``, ``sys.path``, the
+    ``peers`` module it may import) are undone afterwards."""
+    import importlib.util
+    import os
+    import sys
+    from pathlib import Path
+
+    environ, path = dict(os.environ), list(sys.path)
+    spec = importlib.util.spec_from_file_location(
+        module_name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        for key in (module_name, "peers"):
+            sys.modules.pop(key, None)
+        os.environ.clear()
+        os.environ.update(environ)
+        sys.path[:] = path
 
 
 def headless_chromium(chromium: str, chromedriver: str, profile, window: str = "1280,1000", extra=(),

@@ -46,7 +46,11 @@ def test_the_stored_report_has_train_and_valid_and_no_test():
     table = impulsive.impulsiveness_table()
     assert set(table.index.get_level_values("split")) == {"train", "valid"}
     assert (table["median_kurtosis"] <= table["max_kurtosis"] + 1e-12).all() and (table["n"] > 0).all()
-    assert (table["median_kurtosis"] > 1.0).all()
+    train, valid = table.loc["train"], table.loc["valid"]
+    assert len(train) == 71 and len(valid) == 28 and not set(train.index) & set(valid.index)  # held out
+    # what chapter 5 reads: two validation fire recordings and two training recordings above 100
+    assert sorted(valid.index[valid["median_kurtosis"] > 100]) == ["lincity:Fire1.wav", "lincity:Fire2.wav"]
+    assert (train["median_kurtosis"] > 100).sum() == 2
 
 
 def test_impulsiveness_report_reads_a_manifest_and_writes_per_recording(tmp_path):
@@ -78,6 +82,12 @@ def test_impulsiveness_report_reads_a_manifest_and_writes_per_recording(tmp_path
     assert "--splits train valid" in json.loads(out.read_text())["command"]
     with pytest.raises(SystemExit, match="cannot read"):
         report.main(["--corpus", str(tmp_path / "none"), "--out", str(out)])
+    with pytest.raises(SystemExit):  # the test split is not offered
+        report.main(["--corpus", str(tmp_path), "--splits", "test", "--out", str(tmp_path / "t.json")])
+    audio.save(tmp_path / "n1.flac", np.r_[clean, clean][:20000])  # a misaligned pair: one line naming it
+    with pytest.raises(SystemExit, match="item x1 .*20000") as err:
+        report.main(["--corpus", str(tmp_path), "--out", str(tmp_path / "m.json")])
+    assert "\n" not in str(err.value) and not (tmp_path / "m.json").exists()
     only_train = tmp_path / "only_train"
     only_train.mkdir()
     (only_train / "manifest.csv").write_text((tmp_path / "manifest.csv").read_text().splitlines()[0] + "\n"

@@ -1,31 +1,18 @@
 """benchmarks/peers.py --add-to: systems added to a stored results file keep the stored ones,
 the means are recomputed, and a file of other mixtures is refused."""
-import importlib.util
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def bench():
-    """benchmarks/peers.py as a module; its import-time settings (thread variables in
-    os.environ, sys.path) are undone afterwards."""
-    environ, path = dict(os.environ), list(sys.path)
-    spec = importlib.util.spec_from_file_location("peers_bench", ROOT / "benchmarks" / "peers.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["peers_bench"] = mod
-    try:
-        spec.loader.exec_module(mod)
+    """benchmarks/peers.py as a module (conftest.benchmark_module undoes its import-time
+    settings afterwards)."""
+    from conftest import benchmark_module
+
+    with benchmark_module("peers", "peers_bench") as mod:
         yield mod
-    finally:
-        sys.modules.pop("peers_bench", None)
-        os.environ.clear()
-        os.environ.update(environ)
-        sys.path[:] = path
 
 
 def _result(bench, systems: dict, command: str) -> dict:

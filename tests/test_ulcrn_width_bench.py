@@ -1,28 +1,15 @@
 """benchmarks/ulcrn_width.py: the width table prints one row per width with the model's own
 parameter count and MAC/s, and refuses a width the config refuses."""
-import importlib.util
-import os
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
 def width():
-    environ, path = dict(os.environ), list(sys.path)
-    spec = importlib.util.spec_from_file_location("ulcrn_width_bench", ROOT / "benchmarks" / "ulcrn_width.py")
-    mod = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(mod)
+    pytest.importorskip("onnxruntime")
+    from conftest import benchmark_module
+
+    with benchmark_module("ulcrn_width", "ulcrn_width_bench") as mod:
         yield mod
-    finally:
-        sys.modules.pop("peers", None)
-        os.environ.clear()
-        os.environ.update(environ)
-        sys.path[:] = path
 
 
 def test_one_row_per_width_with_the_models_own_counts(width, capsys):
@@ -40,5 +27,6 @@ def test_one_row_per_width_with_the_models_own_counts(width, capsys):
 
 
 def test_bad_width_is_one_line(width):
-    with pytest.raises(SystemExit, match="--channels 15"):
+    with pytest.raises(SystemExit, match="--channels 15") as err:
         width.main(["--channels", "15", "--no-rnnoise"])
+    assert str(err.value).startswith("error: ") and "\n" not in str(err.value)

@@ -28,15 +28,17 @@ IMPULSIVE_BAND_HZ = (1000.0, 6000.0)
 
 def band_kurtosis(x, sample_rate: int = 16000, band=IMPULSIVE_BAND_HZ) -> float:
     """The kurtosis ``E[v^4] / E[v^2]^2`` (not the excess: Gaussian noise gives 3, a sinusoid
-    1.5) of ``v``, the ``(L,)`` signal ``x`` band-passed to ``band`` (Hz; a 4th-order
-    Butterworth band-pass, zero-phase, ``scipy.signal.sosfiltfilt``). A few loud transients
-    among quiet samples (crackle, clicks) give tens to hundreds; steady noise stays near 3.
-    Scale-invariant. Chapter 5 (the held-out recordings the model leaves noise in).
+    1.5) of ``v``, the ``(L,)`` signal ``x`` (sampled at ``sample_rate`` Hz) band-passed to
+    ``band`` (Hz; ``scipy.signal.butter(4, band, "bandpass")``, an 8th-order Butterworth
+    band-pass, applied forwards and backwards by ``scipy.signal.sosfiltfilt``: zero phase). A
+    few loud transients among quiet samples (crackle, clicks) give tens to hundreds; steady
+    noise stays near 3. Scale-invariant (down to a band power of 1e-20, below which the signal
+    counts as silent). Chapter 5 (the held-out recordings the model leaves noise in).
     Chapter: 05_complex_mapping."""
     v = np.asarray(x, dtype=np.float64)
     if v.ndim != 1 or not np.isfinite(v).all():
-        raise ValueError(f"band_kurtosis: x must be a finite 1-D signal (mono; average the channels of a "
-                         f"stereo file first), got shape {v.shape}")
+        raise ValueError(f"band_kurtosis: x must be a finite 1-D signal (mono: average a stereo file's channels; "
+                         f"no NaN or inf: check the file), got shape {v.shape}")
     lo, hi = band
     if not (0.0 < lo < hi < sample_rate / 2):
         raise ValueError(f"band_kurtosis: band must satisfy 0 < low < high < {sample_rate / 2:g} Hz, got {band}")

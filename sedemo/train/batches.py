@@ -161,7 +161,8 @@ def _clicks(rng: np.random.Generator, length: int, sample_rate: int = 16000) -> 
     decay with a time constant log-uniform in 0.3-10 ms (cut at five of them), its amplitude
     log-normal with a spread of 8 dB (a few loud cracks among many soft ones); the whole train
     then gets a spectral tilt of ``U(-6, 6)`` dB per octave around 1 kHz (dull thuds to sharp
-    ticks, capped at +-30 dB). Unit RMS (float64).
+    ticks, capped at +-30 dB). Unit RMS (float64); all zeros when the Poisson draw gives no
+    transient (about one 2-s row in a thousand).
 
     Impulsive noise has a heavy-tailed frame energy (kurtosis in the hundreds), which steady or
     slowly varying recordings lack. Chapter: 05_complex_mapping."""

@@ -524,10 +524,12 @@ def _train(cfg: TrainConfig, train_data, valid_data) -> dict:
 
     bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc=f"train {cfg.model}")
     while step < cfg.steps:
-        clean, noisy = sample_batch(train_pairs, rng, cfg.batch_size, seg_len, cfg.dynamic_mix,
-                                    cfg.speed_perturb, cfg.snr_range, cfg.level_range, cfg.channel,
-                                    scfg.sample_rate, cfg.reverb, noise_pool, cfg.noise_bank_p,
-                                    cfg.noise_eq, cfg.tones, cfg.calls, cfg.speech_highpass, cfg.clicks)
+        clean, noisy = sample_batch(train_pairs, rng, cfg.batch_size, seg_len, dynamic_mix=cfg.dynamic_mix,
+                                    speed_perturb=cfg.speed_perturb, snr_range=cfg.snr_range,
+                                    level_range=cfg.level_range, channel=cfg.channel,
+                                    sample_rate=scfg.sample_rate, reverb=cfg.reverb, noise_pool=noise_pool,
+                                    noise_pool_p=cfg.noise_bank_p, noise_eq=cfg.noise_eq, tones=cfg.tones,
+                                    calls=cfg.calls, speech_highpass=cfg.speech_highpass, clicks=cfg.clicks)
         batch = _batch_dict(torch.from_numpy(clean).to(device), torch.from_numpy(noisy).to(device), scfg)
         out_d = model.estimate(_model_input(model, batch))
         loss = loss_fn(out_d, batch)
