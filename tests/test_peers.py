@@ -202,3 +202,26 @@ def test_seed_replicates_are_scored_on_the_same_validation_mixtures(seeds_file, 
     replicates = [n for n, s in seeds["systems"].items() if s.get("kind") == "sedemo model"]
     assert replicates and all(n.rsplit("_s", 1)[0] in main["systems"] for n in replicates)
     assert not set(replicates) & set(main["systems"])
+
+
+def test_load_valid_pair_reads_both_validation_sets_of_a_diagnostic():
+    sets = peers.load_valid_pair("clicks")
+    assert list(sets) == list(peers.VALID_SETS)
+    folder = peers.PEERS_FILE.parent
+    assert sets["corpus validation split"] == peers.load_peers(folder / "peers-clicks-valid.json")
+    assert sets["held-out 0 A.D. noise"] == peers.load_peers(folder / "peers-clicks-bank-valid.json")
+    text = peers.commands_text(sets)
+    assert text.startswith("corpus validation split: ") and "\n  " in text  # wrapped, indented
+    assert "".join(text.split()).count("peers-clicks-valid.json") == 1
+    pooled = peers.pool_valid_pair(sets)
+    assert pooled == peers.pool_results({"corpus": sets["corpus validation split"], "0ad": sets["held-out 0 A.D. noise"]})
+    n = sum(r["corpus"]["n_items"] for r in sets.values())
+    assert pooled["corpus"]["n_items"] == n and len(pooled["systems"]["rnnoise"]["items"]) == n
+
+
+def test_load_valid_pair_names_the_stored_tags(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"choose a stored tag \(.*clicks.*df16k.*dfhl") as err:
+        peers.load_valid_pair("nope")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="expected the sets"):
+        peers.pool_valid_pair({"corpus": peers.load_peers(peers.VALID_FILE)})

@@ -63,3 +63,8 @@ def test_validation_curves_plots_each_run_seeds_and_the_noisy_reference():
         plots.validation_curves({"a": log(0.0)}, metrics=["valid_stoi"])
     with pytest.raises(ValueError, match="x must be"):
         plots.validation_curves({"a": log(0.0)}, x="epoch")
+    assert ax.get_title() == ""  # untitled unless told what was measured
+    with_sdr = [{**r, "valid_si_sdr": 5.0 + r["step"] / 100} if r["kind"] == "valid" else r for r in log(0.0)]
+    titled = plots.validation_curves({"a": with_sdr}, items="32 items of the corpus's validation split")
+    assert [a.get_title() for a in titled] == ["validation PESQ-WB (32 items of the corpus's validation split)",
+                                               "validation SI-SDR (32 items of the corpus's validation split)"]

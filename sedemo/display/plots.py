@@ -222,7 +222,7 @@ VALID_LABELS = {"valid_pesq": "PESQ-WB", "valid_si_sdr": "SI-SDR (dB)", "valid_s
 
 
 def validation_curves(logs: dict, metrics=("valid_pesq", "valid_si_sdr"), x: str = "step", axes=None,
-                      noisy: bool = True, marks: dict | None = None):
+                      noisy: bool = True, marks: dict | None = None, items: str | None = None):
     """Validation metrics against training progress, one line per run (learning curves).
 
     ``logs``: ``label -> records`` (the ``log.jsonl`` records of :func:`sedemo.train.read_log`)
@@ -231,7 +231,8 @@ def validation_curves(logs: dict, metrics=("valid_pesq", "valid_si_sdr"), x: str
     or ``"seconds"`` (plotted in hours of wall-clock training). ``noisy``: draw the noisy
     input's value (``<metric>_noisy``) as a dashed reference line. ``marks``: ``label ->
     x value`` drawn as dotted vertical lines (e.g. where a learning-rate decay starts).
-    Returns the axes. Chapters: 05_complex_mapping, 06_losses.
+    ``items``: what the metrics were measured on (e.g. ``"32 items of the corpus's validation
+    split"``): each axis is then titled ``validation <metric> (<items>)``. Returns the axes. Chapters: 05_complex_mapping, 06_losses.
     """
     import matplotlib.pyplot as plt
 
@@ -274,5 +275,7 @@ def validation_curves(logs: dict, metrics=("valid_pesq", "valid_si_sdr"), x: str
             ax.annotate(f" {text}", (pos / scale, 0.02), xycoords=("data", "axes fraction"), fontsize=8, color="0.3")
         ax.set(xlabel="training step" if x == "step" else "wall-clock training time (h)",
                ylabel=VALID_LABELS.get(metric, metric))
+        if items is not None:
+            ax.set_title(f"validation {VALID_LABELS.get(metric, metric).removesuffix(' (dB)')} ({items})")
         ax.legend(fontsize=8)
     return axes

@@ -60,6 +60,49 @@ def load_peers(path=None) -> dict:
     return json.loads(p.read_text())
 
 
+#: The two validation sets of chapter 5's comparisons: the book's label of each and the tag
+#: :func:`pool_results` prefixes its item ids with.
+VALID_SETS = {"corpus validation split": "corpus", "held-out 0 A.D. noise": "0ad"}
+
+
+def load_valid_pair(tag: str) -> dict:
+    """A diagnostic's scores on both validation sets, ``{label: results}`` under the labels of
+    :data:`VALID_SETS`: ``peers-<tag>-valid.json`` (the corpus's validation split) and
+    ``peers-<tag>-bank-valid.json`` (held-out 0 A.D. noise), both in the folder of
+    :data:`PEERS_FILE`, kept apart from the candidate files of the default model. An unknown
+    ``tag`` raises ``FileNotFoundError`` naming the tags that are stored.
+    Chapter: 05_complex_mapping."""
+    folder = PEERS_FILE.parent
+    paths = dict(zip(VALID_SETS, (folder / f"peers-{tag}-valid.json", folder / f"peers-{tag}-bank-valid.json")))
+    missing = [p.name for p in paths.values() if not p.is_file()]
+    if missing:
+        stored = sorted(p.name[len("peers-"):-len("-bank-valid.json")] for p in folder.glob("peers-*-bank-valid.json")
+                        if (folder / p.name.replace("-bank-valid.json", "-valid.json")).is_file())
+        raise FileNotFoundError(f"no {' or '.join(missing)} in {folder}: choose a stored tag ({', '.join(stored) or 'none'}) "
+                                "or score the pair with benchmarks/peers.py --split valid (see benchmarks/README.md)")
+    return {label: load_peers(p) for label, p in paths.items()}
+
+
+def pool_valid_pair(sets: dict, systems=None) -> dict:
+    """:func:`pool_results` of the two sets of :func:`load_valid_pair` (``{label: results}``
+    under the labels of :data:`VALID_SETS`), their item ids prefixed with the short tags
+    ``corpus:`` and ``0ad:`` as for the candidate files. Chapter: 05_complex_mapping."""
+    unknown = [k for k in sets if k not in VALID_SETS]
+    if unknown or len(sets) != len(VALID_SETS):
+        raise ValueError(f"expected the sets {', '.join(map(repr, VALID_SETS))} (load_valid_pair), got {', '.join(map(repr, sets))}")
+    return pool_results({VALID_SETS[label]: sets[label] for label in VALID_SETS}, systems=systems)
+
+
+def commands_text(named: dict, width: int = 100) -> str:
+    """The commands that wrote several results (``{label: results}``), one wrapped paragraph
+    per set: ``label: command`` (:func:`commands`, joined with ``" ; "``), continuation lines
+    indented. Chapter: 05_complex_mapping."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(f"{label}: " + " ; ".join(commands(r)), width, subsequent_indent="  ")
+                     for label, r in named.items())
+
+
 def commands(results: dict, system: str | None = None) -> list[str]:
     """The commands that wrote a results file: the first run's, then those of the runs that
     added systems to it (``benchmarks/peers.py --add-to``), in order. With ``system``, only
