@@ -20,7 +20,10 @@ input on a few 10 dB items, integer samples) and removed from every item (shift,
 input length kept), and every output is scored exactly as the book scores its own
 models: ``sedemo.evaluation.scoring.measure(estimate, clean, 16000, which=(pesq_wb,
 stoi, estoi, si_sdr))``. ``noisy`` (the unprocessed input) is scored as a system too,
-and ``--model NAME=PATH`` adds a sedemo checkpoint (``sedemo.models.enhance``).
+and ``--model NAME=PATH`` adds a sedemo checkpoint (``sedemo.models.enhance``);
+``--suppression-boost NEW=MODEL:GAMMA`` adds that checkpoint again with its suppression
+turned up (``sedemo.models.SuppressionBoost``: ``S · min(1, |M|)^GAMMA``, offline only), a
+probe of whether the model leaves too much noise in.
 
 Cost, on ONE thread (``OMP_NUM_THREADS=1`` etc. set before any import,
 ``torch.set_num_threads(1)``, onnxruntime sessions with one intra-op thread): CPU
@@ -549,12 +552,13 @@ def onnx_stream(name: str, model) -> tuple[Callable[[np.ndarray], np.ndarray], d
     return stream, info
 
 
-def make_model(name: str, path: Path) -> System:
+def make_model(name: str, path: Path, gamma: float | None = None) -> System:
     """A sedemo checkpoint: offline ``sedemo.models.enhance`` (whole file, aligned
     with its input), hop-by-hop ``StreamingEnhancer`` for the streaming cost and, for a
     model of ``sedemo.streaming.onnx_export.SUPPORTED``, its exported ONNX step run hop
     by hop with onnxruntime (:func:`onnx_stream`; a failed export is recorded under
-    ``onnx_export`` as a sentence, the run goes on)."""
+    ``onnx_export`` as a sentence, the run goes on). ``gamma``: wrap the model in
+    ``sedemo.models.SuppressionBoost`` (offline only: neither stream runs)."""
     from sedemo import models as M
     from sedemo.streaming import StreamingEnhancer, timed_stream
 
@@ -565,11 +569,19 @@ def make_model(name: str, path: Path) -> System:
     except Exception as err:  # noqa: BLE001 - any failure to read the checkpoint
         raise PeerError(f"--model {name}={path}: cannot load it with sedemo.models.load "
                         f"({type(err).__name__}: {err})".replace("\n", " ")) from None
+    if gamma is not None:
+        if not hasattr(model, "estimate") or "mask" not in model.estimate(torch.zeros(
+                1, model.stft_config.n_fft // 2 + 1, 2, dtype=torch.complex64)):
+            raise PeerError(f"--suppression-boost {name}: {path} holds a model without a mask "
+                            f"({getattr(model, 'name', type(model).__name__)}); boost a mask model such as ulcrn")
+        model = M.SuppressionBoost(model, gamma).eval()
 
     def enhance(x16: np.ndarray) -> np.ndarray:
         return np.asarray(M.enhance(model, torch.from_numpy(_with_flush(x16)).float()).numpy(), dtype=np.float64)
 
     info = dict(kind="sedemo model", checkpoint=str(path), model=getattr(model, "name", type(model).__name__),
+                **({} if gamma is None else {"suppression_boost": dict(
+                    gamma=gamma, how="sedemo.models.SuppressionBoost: the model's output times min(1, |M|)^gamma")}),
                 causal=bool(getattr(model, "causal", False)), api="sedemo.models.enhance (offline, whole file)",
                 native_sample_rate=SR, resampled="no")
     stream = None
@@ -577,7 +589,7 @@ def make_model(name: str, path: Path) -> System:
     info.update(window_ms=1000.0 * cfg.n_fft / cfg.sample_rate, hop_ms=1000.0 * cfg.hop / cfg.sample_rate)
     try:
         enh = StreamingEnhancer(model)
-    except ValueError as err:  # a non-causal model does not stream
+    except (ValueError, TypeError) as err:  # a non-causal model (or a boosted one: no step) does not stream
         info["streaming"] = f"not streamable: {err}"
     else:
         info["lookahead_frames"] = int(enh.lookahead_frames)
@@ -764,6 +776,9 @@ def parse_args(argv):
     ap.add_argument("--max-items", type=int, default=None, metavar="N", help="only the first N test items")
     ap.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                     help="also score a sedemo checkpoint (repeatable)")
+    ap.add_argument("--suppression-boost", action="append", default=[], metavar="NEW=MODEL:GAMMA",
+                    help="also score the --model MODEL with its suppression turned up, as system NEW: its "
+                         "output times min(1, |mask|)^GAMMA (sedemo.models.SuppressionBoost; repeatable)")
     ap.add_argument("--add-to", type=Path, default=None, metavar="FILE",
                     help="add the named systems to a stored results file of the same corpus and split "
                          "(its systems are kept, not rerun; the noisy scores are recomputed and must match, "
@@ -787,6 +802,23 @@ def parse_args(argv):
             raise PeerError(f"--model {spec!r}: the name {name!r} is taken; choose another")
         models[name] = Path(path)
     args.models = models
+    boosts = {}
+    for spec in args.suppression_boost:
+        name, sep, rest = spec.partition("=")
+        base, sep2, g = rest.rpartition(":")
+        try:
+            gamma = float(g)
+        except ValueError:
+            gamma = float("nan")
+        if not (sep and sep2 and name and base) or not (0 < gamma < float("inf")):
+            raise PeerError(f"--suppression-boost {spec!r}: expected NEW=MODEL:GAMMA with GAMMA > 0, "
+                            "e.g. ulcrn_df_x1.5=ulcrn_df:0.5")
+        if base not in models:
+            raise PeerError(f"--suppression-boost {spec!r}: no --model named {base!r} (have: {', '.join(models) or 'none'})")
+        if name in PEERS or name == "noisy" or name in models or name in boosts:
+            raise PeerError(f"--suppression-boost {spec!r}: the name {name!r} is taken; choose another")
+        boosts[name] = (models[base], gamma)
+    args.boosts = boosts
     if args.out.is_dir():
         raise PeerError(f"--out {args.out} is a folder; give a file name")
     args.stored = None
@@ -804,12 +836,12 @@ def parse_args(argv):
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise PeerError(f"--add-to {args.add_to}: not a readable peers.py results file ({type(err).__name__}: "
                             f"{err})") from None
-        if not args.models and not args.systems:
+        if not args.models and not args.systems:  # a boost needs a --model
             raise PeerError("--add-to needs something to add: name a --model NAME=PATH or --systems")
         if (str(args.corpus), args.split) != stored_where[:2]:
             raise PeerError(f"--add-to {args.add_to} scored --corpus {stored_where[0]} --split {stored_where[1]}; "
                             "add systems only to a file of the same corpus and split")
-        taken = sorted(n for n in [*args.models, *args.systems] if n in stored_systems)
+        taken = sorted(n for n in [*args.models, *args.boosts, *args.systems] if n in stored_systems)
         if taken:
             raise PeerError(f"--add-to {args.add_to} already holds {', '.join(taken)}; "
                             "leave them out or write a new file without --add-to")
@@ -837,6 +869,8 @@ def run(args) -> dict:
     systems: list[System] = []
     for name, path in args.models.items():  # checkpoints first: a bad path fails before the slow part
         systems.append(make_model(name, path))
+    for name, (path, gamma) in args.boosts.items():
+        systems.append(make_model(name, path, gamma))
     for name in args.systems:
         print(f"[peers] loading {name}", file=sys.stderr, flush=True)
         systems.append(MAKERS[name]())

@@ -299,6 +299,21 @@ def apply_mask(mask: ArrayLike, mixture: ArrayLike):
     return like(m * y, ref)
 
 
+def suppression_gain(mask: ArrayLike, gamma: float):
+    """A post-filter that turns a mask's suppression up: the real gain ``min(1, |M|)^γ``, so
+    that ``S' = S · min(1, |M|)^γ`` takes ``γ`` times more dB off where the mask already
+    suppresses (a bin the mask attenuates by ``a`` dB loses ``(1 + γ) a`` dB) and leaves the
+    bins it passes (``|M| >= 1``) alone; ``γ = 0`` is the identity. The idea of
+    over-subtraction in spectral subtraction (Berouti, Schwartz and Makhoul, ICASSP 1979) and
+    of a mask exponent. ``mask``: real or complex ``(..., F, T)``; ``gamma`` >= 0, finite.
+    Returns a real gain of the mask's shape, torch for a torch mask, else NumPy.
+    Chapter: 05_complex_mapping."""
+    if not (_is_real_number(gamma) and math.isfinite(gamma) and gamma >= 0):
+        raise ValueError(f"suppression_gain(): gamma must be a finite number >= 0 (0: no change), got {gamma!r}")
+    check_finite(as_tensor(mask), "suppression_gain(): mask")
+    return like(as_tensor(mask).abs().clamp(max=1.0) ** float(gamma), mask)
+
+
 #: The oracle masks compared in the chapter 3/4 tables, name -> function.
 ORACLE_MASKS = {"IBM": ibm, "IRM": irm, "IAM": iam, "PSM": psm, "cIRM": cirm}
 

@@ -232,3 +232,28 @@ def test_keyword_errors_are_clear():
         masks.iam(clean=s * np.nan, mixture=y)
     with pytest.raises(ValueError, match="broadcast"):
         masks.apply_mask(np.ones((2, 2)), y)
+
+
+def test_suppression_gain_multiplies_the_attenuation_in_db():
+    # a bin attenuated by a dB loses (1 + gamma) a dB after the gain; passed bins stay
+    m = np.array([[0.1, 0.5, 1.0, 1.7]]) * np.exp(1j * np.array([[0.3, -2.0, 1.0, 0.0]]))
+    for gamma in (0.0, 0.5, 1.0):
+        g = masks.suppression_gain(m, gamma)
+        assert isinstance(g, np.ndarray) and g.dtype.kind == "f" and g.shape == m.shape
+        out_db = 20 * np.log10(np.abs(m * g))
+        np.testing.assert_allclose(out_db[0, :2], (1 + gamma) * 20 * np.log10(np.abs(m[0, :2])), rtol=1e-12)
+        np.testing.assert_allclose(g[0, 2:], 1.0, rtol=1e-12)
+    gt = masks.suppression_gain(torch.tensor(m), 1.0)
+    assert isinstance(gt, torch.Tensor)
+    np.testing.assert_allclose(gt.numpy(), np.minimum(np.abs(m), 1.0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [-0.5, float("nan"), float("inf"), True, "1"])
+def test_suppression_gain_refuses_a_bad_gamma(gamma):
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
+        masks.suppression_gain(np.ones((2, 3)), gamma)
+
+
+def test_suppression_gain_refuses_nan_masks():
+    with pytest.raises(ValueError, match="NaN"):
+        masks.suppression_gain(np.array([np.nan, 0.5]), 1.0)

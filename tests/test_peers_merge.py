@@ -93,3 +93,36 @@ def test_band_reduction_counts_the_noise_removed_per_band(bench):
     assert all(abs(v) < 1e-6 for v in got.values())
     got = bench.band_reduction(clean + 0.1 * noise, clean, clean + noise)  # 20 dB off everywhere
     assert all(v == pytest.approx(20.0, abs=0.01) for v in got.values())
+
+
+def test_suppression_boost_arguments_are_checked(bench, tmp_path):
+    base = ["--corpus", "data/x", "--split", "valid", "--no-cost", "--out", str(tmp_path / "o.json"),
+            "--systems", "rnnoise", "--model", "m=p.pt"]
+    args = bench.parse_args(base + ["--suppression-boost", "m_b=m:0.5"])
+    assert args.boosts == {"m_b": (Path("p.pt"), 0.5)}
+    for spec, words in (("m_b=other:0.5", "no --model named 'other'"), ("m_b=m:0", "GAMMA > 0"),
+                        ("m_b=m:x", "GAMMA > 0"), ("m_b=m", "NEW=MODEL:GAMMA"), ("m=m:0.5", "is taken"),
+                        ("rnnoise=m:1", "is taken")):
+        with pytest.raises(bench.PeerError, match=words):
+            bench.parse_args(base + ["--suppression-boost", spec])
+
+
+def test_a_boosted_model_enhances_like_suppression_boost(bench, tmp_path):
+    import numpy as np
+    import torch
+
+    from sedemo import models as M
+
+    torch.manual_seed(0)
+    path = tmp_path / "u.pt"
+    M.save(M.build_model("ulcrn", tiny=True), path)
+    s = bench.make_model("u_b", path, 0.5)
+    assert s.stream is None and s.stream_onnx is None and s.info["suppression_boost"]["gamma"] == 0.5
+    assert "not exported" in s.info["onnx_export"]
+    x = 0.1 * np.random.default_rng(0).standard_normal(8000)
+    want = M.enhance(M.SuppressionBoost(M.load(path).eval(), 0.5), x.astype(np.float32))
+    np.testing.assert_allclose(s.offline(x.astype(np.float32)), want, rtol=0, atol=1e-6)
+    g = tmp_path / "g.pt"
+    M.save(M.build_model("gcrn", tiny=True), g)
+    with pytest.raises(bench.PeerError, match="without a mask"):
+        bench.make_model("g_b", g, 0.5)

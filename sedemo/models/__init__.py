@@ -72,7 +72,7 @@ speech spectra trainable; ``compress=1.0`` gives the raw spectra of the papers.
 """
 from __future__ import annotations
 
-from sedemo.models.base import SEModel, check_streamable, count_parameters, enhance, macs_per_second
+from sedemo.models.base import SEModel, SuppressionBoost, check_streamable, count_parameters, enhance, macs_per_second
 from sedemo.models.blocks import GroupedLSTM
 from sedemo.models.checkpoints import (
     PRETRAINED_DIR, load, load_pretrained, model_from_payload, model_payload, pretrained_path, save,
@@ -87,7 +87,7 @@ from sedemo.models.ulcrn import ULCRN
 
 __all__ = [
     "LSTMConfig", "CRNConfig", "GCRNConfig", "TCNConfig", "ULCRNConfig",
-    "SEModel", "check_streamable", "LSTMEnhancer", "CRN", "GCRN", "GroupedLSTM", "TCN", "ULCRN",
+    "SEModel", "SuppressionBoost", "check_streamable", "LSTMEnhancer", "CRN", "GCRN", "GroupedLSTM", "TCN", "ULCRN",
     "ModelSpec", "MODELS", "config_for", "build_model", "build_from_config",
     "enhance", "count_parameters", "macs_per_second", "model_table",
     "save", "load", "load_pretrained", "pretrained_path", "PRETRAINED_DIR",

@@ -144,6 +144,44 @@ class SEModel(nn.Module):
         return f"name={self.name!r}, causal={self.causal}"
 
 
+class SuppressionBoost(nn.Module):
+    """A mask model whose suppression is turned up after the fact: its enhanced STFT times
+    :func:`sedemo.masks.suppression_gain` of its own mask, ``S' = S · min(1, |M|)^γ``
+    (complex ``(B, F, T)``; ``γ = 0`` gives the model unchanged). Offline only (no ``step``):
+    a probe of whether a model leaves too much noise in, not a model to ship. The wrapped
+    model's weights are not copied. ``model``: a mask model (its ``estimate`` returns
+    ``"mask"``; a mapping model is refused at the first call); ``gamma`` >= 0.
+    Chapter: 05_complex_mapping."""
+
+    def __init__(self, model: nn.Module, gamma: float):
+        super().__init__()
+        from sedemo.masks import suppression_gain
+
+        suppression_gain(torch.ones(1), gamma)  # refuses a bad gamma now, in one line
+        self.model, self.gamma = model, float(gamma)
+        self.name = f"{getattr(model, 'name', '') or type(model).__name__} (suppression x{1 + self.gamma:g})"
+
+    @property
+    def stft_config(self) -> STFTConfig:
+        """The wrapped model's STFT."""
+        return self.model.stft_config
+
+    def estimate(self, noisy_spec: torch.Tensor) -> dict:
+        """The wrapped model's ``{"spec", "mask"}``, both times the gain."""
+        from sedemo.masks import suppression_gain
+
+        out = self.model.estimate(noisy_spec)
+        if "mask" not in out:
+            raise ValueError(f"SuppressionBoost: model {getattr(self.model, 'name', '')!r} estimates no mask "
+                             "(a mapping model): wrap a mask model such as ulcrn")
+        gain = suppression_gain(out["mask"], self.gamma)
+        return {**out, "spec": out["spec"] * gain, "mask": out["mask"] * gain}
+
+    def forward(self, noisy_spec: torch.Tensor) -> torch.Tensor:
+        """Complex ``(B, F, T)`` noisy STFT -> the boosted enhanced STFT."""
+        return self.estimate(noisy_spec)["spec"]
+
+
 def check_streamable(model) -> None:
     """The one streamability check: raise a clear error when ``model`` cannot run frame by frame.
 
