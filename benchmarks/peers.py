@@ -22,8 +22,11 @@ models: ``sedemo.evaluation.scoring.measure(estimate, clean, 16000, which=(pesq_
 stoi, estoi, si_sdr))``. ``noisy`` (the unprocessed input) is scored as a system too,
 and ``--model NAME=PATH`` adds a sedemo checkpoint (``sedemo.models.enhance``);
 ``--suppression-boost NEW=MODEL:GAMMA`` adds that checkpoint again with its suppression
-turned up (``sedemo.models.SuppressionBoost``: ``S · min(1, |M|)^GAMMA``, offline only), a
-probe of whether the model leaves too much noise in.
+turned up (``sedemo.models.SuppressionBoost``: ``S · min(1, |S|/|Y|)^GAMMA``, offline only), a
+probe of whether the model leaves too much noise in; ``--speech-noise-split`` runs every
+system a second time on clean − noise and stores, per item and band, what it did to the
+speech and how much of the noise it left (phase inversion,
+``sedemo.evaluation.analysis.distortion_and_residual``).
 
 Cost, on ONE thread (``OMP_NUM_THREADS=1`` etc. set before any import,
 ``torch.set_num_threads(1)``, onnxruntime sessions with one intra-op thread): CPU
@@ -570,26 +573,28 @@ def make_model(name: str, path: Path, gamma: float | None = None) -> System:
         raise PeerError(f"--model {name}={path}: cannot load it with sedemo.models.load "
                         f"({type(err).__name__}: {err})".replace("\n", " ")) from None
     if gamma is not None:
-        if not hasattr(model, "estimate") or "mask" not in model.estimate(torch.zeros(
-                1, model.stft_config.n_fft // 2 + 1, 2, dtype=torch.complex64)):
-            raise PeerError(f"--suppression-boost {name}: {path} holds a model without a mask "
-                            f"({getattr(model, 'name', type(model).__name__)}); boost a mask model such as ulcrn")
+        if getattr(model, "domain", "spectral") != "spectral":
+            raise PeerError(f"--suppression-boost {name}: {path} holds a time-domain model "
+                            f"({getattr(model, 'name', type(model).__name__)}); boost a spectral model such as ulcrn")
         model = M.SuppressionBoost(model, gamma).eval()
 
     def enhance(x16: np.ndarray) -> np.ndarray:
         return np.asarray(M.enhance(model, torch.from_numpy(_with_flush(x16)).float()).numpy(), dtype=np.float64)
 
-    info = dict(kind="sedemo model", checkpoint=str(path), model=getattr(model, "name", type(model).__name__),
+    info = dict(kind="sedemo model" if gamma is None else "sedemo model (probe)", checkpoint=str(path), model=getattr(model, "name", type(model).__name__),
                 **({} if gamma is None else {"suppression_boost": dict(
-                    gamma=gamma, how="sedemo.models.SuppressionBoost: the model's output times min(1, |M|)^gamma")}),
+                    gamma=gamma, how="sedemo.models.SuppressionBoost: the model's output S times "
+                                     "min(1, |S|/|Y|)^gamma")}),
                 causal=bool(getattr(model, "causal", False)), api="sedemo.models.enhance (offline, whole file)",
                 native_sample_rate=SR, resampled="no")
     stream = None
     cfg = model.stft_config
     info.update(window_ms=1000.0 * cfg.n_fft / cfg.sample_rate, hop_ms=1000.0 * cfg.hop / cfg.sample_rate)
     try:
+        if gamma is not None:
+            raise ValueError("sedemo.models.SuppressionBoost runs offline only")
         enh = StreamingEnhancer(model)
-    except (ValueError, TypeError) as err:  # a non-causal model (or a boosted one: no step) does not stream
+    except ValueError as err:  # a non-causal model does not stream
         info["streaming"] = f"not streamable: {err}"
     else:
         info["lookahead_frames"] = int(enh.lookahead_frames)
@@ -738,6 +743,19 @@ def band_reduction(estimate: np.ndarray, clean: np.ndarray, noisy: np.ndarray) -
     return {band: round(float(v), 3) for band, v in table["reduction_db"].items()}
 
 
+def band_split(out_plus: np.ndarray, out_minus: np.ndarray, clean: np.ndarray, noise: np.ndarray) -> dict:
+    """What one system did to the speech and to the noise, per band of
+    :data:`sedemo.evaluation.analysis.BANDS_HZ`, from its aligned outputs for clean + noise
+    and clean − noise: ``{"distortion_db": {band: dB}, "residual_db": {band: dB}}``
+    (:func:`sedemo.evaluation.analysis.distortion_and_residual`; a band without speech or
+    noise power stores None)."""
+    from sedemo.evaluation.analysis import distortion_and_residual
+
+    table = distortion_and_residual(*(np.asarray(x, np.float64) for x in (out_plus, out_minus, clean, noise)), SR)
+    return {col: {band: (round(float(v), 3) if np.isfinite(v) else None) for band, v in table[col].items()}
+            for col in ("distortion_db", "residual_db")}
+
+
 def summarise(rows: list[dict], skip: dict[str, set]) -> tuple[dict, dict]:
     """Mean of every metric over ``rows``, overall and per SNR cell (key: SNR in dB as
     text); metric ``m`` leaves out the item ids in ``skip[m]`` (items that some system
@@ -779,6 +797,9 @@ def parse_args(argv):
     ap.add_argument("--suppression-boost", action="append", default=[], metavar="NEW=MODEL:GAMMA",
                     help="also score the --model MODEL with its suppression turned up, as system NEW: its "
                          "output times min(1, |mask|)^GAMMA (sedemo.models.SuppressionBoost; repeatable)")
+    ap.add_argument("--speech-noise-split", action="store_true",
+                    help="also run every system on clean - noise and store per item and band what it did to the "
+                         "speech and how much noise it left (phase inversion; twice the enhancing time)")
     ap.add_argument("--add-to", type=Path, default=None, metavar="FILE",
                     help="add the named systems to a stored results file of the same corpus and split "
                          "(its systems are kept, not rerun; the noisy scores are recomputed and must match, "
@@ -812,7 +833,7 @@ def parse_args(argv):
             gamma = float("nan")
         if not (sep and sep2 and name and base) or not (0 < gamma < float("inf")):
             raise PeerError(f"--suppression-boost {spec!r}: expected NEW=MODEL:GAMMA with GAMMA > 0, "
-                            "e.g. ulcrn_df_x1.5=ulcrn_df:0.5")
+                            "e.g. ulcrn_df_g0.5=ulcrn_df:0.5")
         if base not in models:
             raise PeerError(f"--suppression-boost {spec!r}: no --model named {base!r} (have: {', '.join(models) or 'none'})")
         if name in PEERS or name == "noisy" or name in models or name in boosts:
@@ -898,7 +919,7 @@ def run(args) -> dict:
 
     for s in systems:
         s.info["delay"] = measure_delay(s, probes)
-        if s.info.get("kind") == "sedemo model" and s.info["delay"]["samples"] != 0:
+        if s.info.get("kind", "").startswith("sedemo model") and s.info["delay"]["samples"] != 0:
             # sedemo.models.enhance is aligned with its input by construction (istft(model(stft(x)))
             # on the same frames); a mapping model's output can still correlate with the noisy
             # input at another lag (it re-synthesises rather than filters), so keep 0
@@ -909,13 +930,14 @@ def run(args) -> dict:
               f"({s.info['delay']['agree']}/{len(probes)} probes agree)", file=sys.stderr, flush=True)
 
     # Enhance and score every item.
+    split_parts = getattr(args, "speech_noise_split", False)
     rows = {"noisy": []} | {s.name: [] for s in systems}
     levels = {s.name: {"in": [], "clean": []} for s in systems}
     total_s = 0.0
     t0 = time.perf_counter()
     for k, it in enumerate(items):
         clean, noisy32 = it.load()
-        noisy = noisy32.astype(np.float64)
+        noisy, clean64 = noisy32.astype(np.float64), clean.astype(np.float64)
         total_s += len(noisy) / SR
         snr = float(it.snr_db) if split == "test" else float(5 * round(it.snr_db / 5))
         # the noise recording too (noise_source), so that a later analysis can resample
@@ -931,7 +953,13 @@ def run(args) -> dict:
                 raise PeerError(f"{s.name} returned non-finite samples on {it.id}")
             levels[s.name]["in"].append(level_db(y, noisy))
             levels[s.name]["clean"].append(level_db(y, clean.astype(np.float64)))
-            rows[s.name].append({**meta, **score(y, clean), "band_reduction_db": band_reduction(y, clean, noisy)})
+            row = {**meta, **score(y, clean), "band_reduction_db": band_reduction(y, clean, noisy)}
+            if split_parts:  # the second run of the phase-inversion method, on clean - noise
+                y_minus = align(s.enhance(clean64 - (noisy - clean64)), s.info["delay"]["samples"], len(noisy))
+                if not np.all(np.isfinite(y_minus)):
+                    raise PeerError(f"{s.name} returned non-finite samples on {it.id} (clean - noise)")
+                row.update(band_split(y, y_minus, clean64, noisy - clean64))
+            rows[s.name].append(row)
         print(f"[peers] {k + 1}/{len(items)} {it.id} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
     # Cost: a fixed 20 s signal made of test items (of the scored items on a corpus without a
@@ -982,8 +1010,11 @@ def run(args) -> dict:
         "scoring": f"sedemo.evaluation.scoring.measure(estimate, clean, 16000, which={METRICS}); estimate "
                    "shifted by the system's delay, input length kept; per item also band_reduction_db "
                    "(sedemo.evaluation.analysis.band_noise_reduction of the aligned output: dB of noise "
-                   "removed per band)",
+                   "removed per band) and distortion_db, residual_db (sedemo.evaluation.analysis."
+                   "distortion_and_residual: what the output, as a gain on the noisy STFT, did to the speech "
+                   "and how much of the noise it left, per band)",
         "metrics": list(METRICS),
+        "speech_noise_split": bool(split_parts),
         "cost_signal": f"{COST_SECONDS:g} s: the first test items concatenated, native rate handling "
                        "(resampling) included; best of 3 after a 1-s warm-up; machine shared with other "
                        "jobs while measured (see load_average)",

@@ -305,7 +305,8 @@ def suppression_gain(mask: ArrayLike, gamma: float):
     suppresses (a bin the mask attenuates by ``a`` dB loses ``(1 + γ) a`` dB) and leaves the
     bins it passes (``|M| >= 1``) alone; ``γ = 0`` is the identity. The idea of
     over-subtraction in spectral subtraction (Berouti, Schwartz and Makhoul, ICASSP 1979) and
-    of a mask exponent. ``mask``: real or complex ``(..., F, T)``; ``gamma`` >= 0, finite.
+    of a mask exponent. ``mask``: real or complex ``(..., F, T)``, a mask or any system's
+    effective gain ``|Ŝ| / |Y|`` (:class:`sedemo.models.SuppressionBoost`); ``gamma`` >= 0, finite.
     Returns a real gain of the mask's shape, torch for a torch mask, else NumPy.
     Chapter: 05_complex_mapping."""
     if not (_is_real_number(gamma) and math.isfinite(gamma) and gamma >= 0):

@@ -333,3 +333,65 @@ def test_band_noise_reduction_reads_what_is_left_per_band():
     assert (t["reduction_db"].iloc[:3] > 30).all() and 0 < t["reduction_db"].iloc[3] < 2
     with pytest.raises(ValueError, match="one length"):
         band_noise_reduction(s[:10], s, s + n)
+
+
+def _phase_inversion(system, s, n):
+    """The two runs of the phase-inversion method: the system on s + n and on s - n."""
+    return system(s + n), system(s - n)
+
+
+def test_distortion_and_residual_of_a_fixed_gain_are_the_gain_in_db():
+    # a·x on both runs: the speech part is a·s, the noise part a·n, in every band
+    from sedemo.evaluation.analysis import RATIO_FLOOR_DB, distortion_and_residual
+
+    rng = np.random.default_rng(3)
+    s, n = rng.standard_normal(16000), 0.5 * rng.standard_normal(16000)
+    for a in (0.25, 0.5, 1.5, -1.0):
+        t = distortion_and_residual(*_phase_inversion(lambda x: a * x, s, n), s, n)
+        assert list(t.index) == ["0-1 kHz", "1-2 kHz", "2-4 kHz", "4-8 kHz"]
+        np.testing.assert_allclose(t["distortion_db"], 20 * np.log10(abs(1 - a)), atol=1e-9)
+        np.testing.assert_allclose(t["residual_db"], 20 * np.log10(abs(a)), atol=1e-9)
+    keep = distortion_and_residual(*_phase_inversion(lambda x: x, s, n), s, n)  # all speech, all noise
+    assert (keep["distortion_db"] == RATIO_FLOOR_DB).all() and np.allclose(keep["residual_db"], 0.0, atol=1e-9)
+    mute = distortion_and_residual(np.zeros_like(s), np.zeros_like(s), s, n)  # speech lost, no noise
+    assert np.allclose(mute["distortion_db"], 0.0, atol=1e-9) and (mute["residual_db"] == RATIO_FLOOR_DB).all()
+
+
+def test_a_time_varying_gain_leaves_its_mean_power_of_the_noise_in_every_band():
+    # g(t)·x, g between 0.1 and 0.5 at 40 Hz: the noise part is g·n, whose power in each band
+    # of white noise is mean(g²) of the noise's (the gain spreads each bin by only ±40 Hz)
+    from sedemo.evaluation.analysis import distortion_and_residual
+
+    rng = np.random.default_rng(5)
+    t = np.arange(64000) / 16000
+    g = 0.3 + 0.2 * np.sin(2 * np.pi * 40 * t)
+    s, n = rng.standard_normal(t.size), rng.standard_normal(t.size)
+    out = distortion_and_residual(*_phase_inversion(lambda x: g * x, s, n), s, n)
+    np.testing.assert_allclose(out["residual_db"], 10 * np.log10(np.mean(g ** 2)), atol=0.3)
+    np.testing.assert_allclose(out["distortion_db"], 10 * np.log10(np.mean((1 - g) ** 2)), atol=0.3)
+
+
+def test_distortion_and_residual_locate_a_band_stop_filter():
+    # a 2-4 kHz stop band: the speech and the noise there go, the other bands keep both
+    from scipy import signal
+
+    from sedemo.evaluation.analysis import distortion_and_residual
+
+    rng = np.random.default_rng(4)
+    s, n = rng.standard_normal(32000), rng.standard_normal(32000)
+    sos = signal.butter(8, [2000, 4000], btype="bandstop", fs=16000, output="sos")
+    t = distortion_and_residual(*_phase_inversion(lambda x: signal.sosfiltfilt(sos, x), s, n), s, n)
+    assert t.loc["2-4 kHz", "residual_db"] < -10 and t.loc["2-4 kHz", "distortion_db"] > -1
+    assert t.loc["0-1 kHz", "residual_db"] > -0.5 and t.loc["0-1 kHz", "distortion_db"] < -20
+
+
+def test_distortion_and_residual_refuse_what_they_cannot_split():
+    from sedemo.evaluation.analysis import distortion_and_residual
+
+    s = np.random.default_rng(0).standard_normal(8000)
+    with pytest.raises(ValueError, match="all zeros"):
+        distortion_and_residual(s, s, s, np.zeros_like(s))
+    with pytest.raises(ValueError, match="one length"):
+        distortion_and_residual(s[:-1], s[:-1], s, s)
+    with pytest.raises(ValueError, match="Nyquist"):
+        distortion_and_residual(s, s, s, s, sample_rate=8000)

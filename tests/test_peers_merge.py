@@ -93,6 +93,12 @@ def test_band_reduction_counts_the_noise_removed_per_band(bench):
     assert all(abs(v) < 1e-6 for v in got.values())
     got = bench.band_reduction(clean + 0.1 * noise, clean, clean + noise)  # 20 dB off everywhere
     assert all(v == pytest.approx(20.0, abs=0.01) for v in got.values())
+    # half the gain on both runs of the phase-inversion method: -6 dB of speech error and of noise
+    split = bench.band_split(0.5 * (clean + noise), 0.5 * (clean - noise), clean, noise)
+    assert set(split) == {"distortion_db", "residual_db"} and list(split["residual_db"]) == list(got)
+    assert all(v == pytest.approx(20 * np.log10(0.5), abs=1e-3) for part in split.values() for v in part.values())
+    perfect = bench.band_split(clean, clean, clean, noise)  # the noise removed, the speech kept: both at the floor
+    assert all(v == -100.0 for part in perfect.values() for v in part.values())
 
 
 def test_suppression_boost_arguments_are_checked(bench, tmp_path):
@@ -122,7 +128,8 @@ def test_a_boosted_model_enhances_like_suppression_boost(bench, tmp_path):
     x = 0.1 * np.random.default_rng(0).standard_normal(8000)
     want = M.enhance(M.SuppressionBoost(M.load(path).eval(), 0.5), x.astype(np.float32))
     np.testing.assert_allclose(s.offline(x.astype(np.float32)), want, rtol=0, atol=1e-6)
-    g = tmp_path / "g.pt"
-    M.save(M.build_model("gcrn", tiny=True), g)
-    with pytest.raises(bench.PeerError, match="without a mask"):
-        bench.make_model("g_b", g, 0.5)
+    assert s.info["kind"] == "sedemo model (probe)" and s.info["causal"]  # never a candidate of the default
+    g = tmp_path / "t.pt"
+    M.save(M.build_model("tcn", tiny=True), g)
+    with pytest.raises(bench.PeerError, match="time-domain model"):
+        bench.make_model("t_b", g, 0.5)

@@ -68,3 +68,23 @@ def test_validation_curves_plots_each_run_seeds_and_the_noisy_reference():
     titled = plots.validation_curves({"a": with_sdr}, items="32 items of the corpus's validation split")
     assert [a.get_title() for a in titled] == ["validation PESQ-WB (32 items of the corpus's validation split)",
                                                "validation SI-SDR (32 items of the corpus's validation split)"]
+
+
+def test_distortion_residual_plots_each_system_and_the_path():
+    import pandas as pd
+
+    from sedemo.display import plots
+
+    pts = pd.DataFrame({"distortion_db": [-8.0, -6.0, -5.0], "residual_db": [-13.0, -16.0, -20.0]},
+                       index=["model", "model x2", "peer"])
+    ax = plots.distortion_residual(pts, path=["model", "model x2"], title="t")
+    lines = ax.get_lines()
+    path = lines[0]  # drawn first, under the points
+    np.testing.assert_allclose(path.get_xdata(), [-8.0, -6.0])
+    np.testing.assert_allclose(path.get_ydata(), [-13.0, -16.0])
+    assert len(lines) == 1 + 3 and [t.get_text() for t in ax.texts] == [" model", " model x2", " peer"]
+    assert "speech distortion" in ax.get_xlabel() and "noise left" in ax.get_ylabel() and ax.get_title() == "t"
+    with pytest.raises(ValueError, match="missing: residual_db"):
+        plots.distortion_residual(pts[["distortion_db"]])
+    with pytest.raises(ValueError, match="not in points"):
+        plots.distortion_residual(pts, path=["model", "other"])

@@ -279,3 +279,34 @@ def validation_curves(logs: dict, metrics=("valid_pesq", "valid_si_sdr"), x: str
             ax.set_title(f"validation {VALID_LABELS.get(metric, metric).removesuffix(' (dB)')} ({items})")
         ax.legend(fontsize=8)
     return axes
+
+
+def distortion_residual(points, path=(), ax=None, title: str | None = None):
+    """What systems do to speech and to noise: the speech-distortion index (x, dB) against
+    the noise left (y, dB), one labelled point per system, both lower-is-better, so the
+    best place is the lower left (:func:`sedemo.evaluation.analysis.distortion_and_residual`).
+
+    ``points``: a ``pandas.DataFrame`` indexed by system label with columns
+    ``distortion_db`` and ``residual_db``. ``path``: labels joined by a line in that order
+    (e.g. one model with its suppression turned up step by step). Returns the axes.
+    Chapter: 05_complex_mapping."""
+    path = [path] if isinstance(path, str) else list(path)
+    missing = [c for c in ("distortion_db", "residual_db") if c not in getattr(points, "columns", ())]
+    if missing:
+        raise ValueError(f"points needs the columns distortion_db and residual_db (missing: {', '.join(missing)})")
+    unknown = [p for p in path if p not in points.index]
+    if unknown:
+        raise ValueError(f"path names {', '.join(map(repr, unknown))}, not in points; choose from "
+                         f"{', '.join(map(str, points.index))}")
+    ax = _ax(ax, figsize=(5, 4))
+    if len(path) > 1:
+        line = points.loc[list(path)]
+        ax.plot(line["distortion_db"], line["residual_db"], "-", color="0.6", lw=1, zorder=1)
+    for k, (label, row) in enumerate(points.iterrows()):
+        on_path = label in path
+        ax.plot(row["distortion_db"], row["residual_db"], "o" if not on_path else "s", color=f"C{k}", ms=6, zorder=2)
+        ax.annotate(f" {label}", (row["distortion_db"], row["residual_db"]), fontsize=7, color=f"C{k}")
+    ax.set(xlabel="speech distortion (dB; lower keeps more speech)", ylabel="noise left (dB; lower removes more)")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax

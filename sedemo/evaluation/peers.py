@@ -95,11 +95,12 @@ def pool_valid_pair(sets: dict, systems=None) -> dict:
 
 def commands_text(named: dict, width: int = 100) -> str:
     """The commands that wrote several results (``{label: results}``), one wrapped paragraph
-    per set: ``label: command`` (:func:`commands`, joined with ``" ; "``), continuation lines
-    indented. Chapter: 05_complex_mapping."""
+    per set: ``label: command`` (:func:`commands`, joined with ``" ; "``), broken between
+    words only (a path or an option stays whole), continuation lines indented. Chapter: 05_complex_mapping."""
     import textwrap
 
-    return "\n".join(textwrap.fill(f"{label}: " + " ; ".join(commands(r)), width, subsequent_indent="  ")
+    return "\n".join(textwrap.fill(f"{label}: " + " ; ".join(commands(r)), width, subsequent_indent="  ",
+                                   break_on_hyphens=False, break_long_words=False)  # paths and options stay whole
                      for label, r in named.items())
 
 

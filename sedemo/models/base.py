@@ -145,13 +145,14 @@ class SEModel(nn.Module):
 
 
 class SuppressionBoost(nn.Module):
-    """A mask model whose suppression is turned up after the fact: its enhanced STFT times
-    :func:`sedemo.masks.suppression_gain` of its own mask, ``S' = S · min(1, |M|)^γ``
-    (complex ``(B, F, T)``; ``γ = 0`` gives the model unchanged). Offline only (no ``step``):
-    a probe of whether a model leaves too much noise in, not a model to ship. The wrapped
-    model's weights are not copied. ``model``: a mask model (its ``estimate`` returns
-    ``"mask"``; a mapping model is refused at the first call); ``gamma`` >= 0.
-    Chapter: 05_complex_mapping."""
+    """A model whose suppression is turned up after the fact: its enhanced STFT ``S`` times
+    :func:`sedemo.masks.suppression_gain` of its own effective gain ``|S| / |Y|`` (``Y`` the
+    noisy STFT; 1 where ``|Y|`` is below 1e-12), ``S' = S · min(1, |S|/|Y|)^γ``, complex
+    ``(B, F, T)``. For a mask model without a deep filter ``|S|/|Y|`` is ``|M|``; with one it
+    also counts the filter's past taps. ``γ = 0`` gives the model unchanged. Offline only (no
+    ``step``): a probe of whether a model leaves too much noise in, not a model to ship. The
+    wrapped model's weights are not copied, and it takes the wrapped model's training flag.
+    ``gamma`` >= 0. Chapter: 05_complex_mapping."""
 
     def __init__(self, model: nn.Module, gamma: float):
         super().__init__()
@@ -160,22 +161,28 @@ class SuppressionBoost(nn.Module):
         suppression_gain(torch.ones(1), gamma)  # refuses a bad gamma now, in one line
         self.model, self.gamma = model, float(gamma)
         self.name = f"{getattr(model, 'name', '') or type(model).__name__} (suppression x{1 + self.gamma:g})"
+        self.train(model.training)  # a new module is in training mode; keep the wrapped one's
 
     @property
     def stft_config(self) -> STFTConfig:
         """The wrapped model's STFT."""
         return self.model.stft_config
 
+    @property
+    def causal(self) -> bool:
+        """The wrapped model's: the gain of frame ``t`` uses frame ``t`` only."""
+        return bool(getattr(self.model, "causal", False))
+
     def estimate(self, noisy_spec: torch.Tensor) -> dict:
-        """The wrapped model's ``{"spec", "mask"}``, both times the gain."""
+        """The wrapped model's outputs with ``"spec"`` (and ``"mask"``, if any) times the gain."""
         from sedemo.masks import suppression_gain
 
         out = self.model.estimate(noisy_spec)
-        if "mask" not in out:
-            raise ValueError(f"SuppressionBoost: model {getattr(self.model, 'name', '')!r} estimates no mask "
-                             "(a mapping model): wrap a mask model such as ulcrn")
-        gain = suppression_gain(out["mask"], self.gamma)
-        return {**out, "spec": out["spec"] * gain, "mask": out["mask"] * gain}
+        y = noisy_spec.abs().to(out["spec"].real.dtype)
+        ok = y > 1e-12
+        effective = torch.where(ok, out["spec"].abs() / torch.where(ok, y, torch.ones_like(y)), torch.ones_like(y))
+        gain = suppression_gain(effective, self.gamma)
+        return {**out, "spec": out["spec"] * gain, **({"mask": out["mask"] * gain} if "mask" in out else {})}
 
     def forward(self, noisy_spec: torch.Tensor) -> torch.Tensor:
         """Complex ``(B, F, T)`` noisy STFT -> the boosted enhanced STFT."""
