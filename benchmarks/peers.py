@@ -26,7 +26,7 @@ turned up (``sedemo.models.SuppressionBoost``: ``S · min(1, |S|/|Y|)^GAMMA``, o
 probe of whether the model leaves too much noise in; ``--speech-noise-split`` runs every
 system a second time on clean − noise and stores, per item and band, what it did to the
 speech and how much of the noise it left (phase inversion,
-``sedemo.evaluation.analysis.distortion_and_residual``).
+``sedemo.evaluation.speech_noise.distortion_and_residual``).
 
 Cost, on ONE thread (``OMP_NUM_THREADS=1`` etc. set before any import,
 ``torch.set_num_threads(1)``, onnxruntime sessions with one intra-op thread): CPU
@@ -747,13 +747,22 @@ def band_split(out_plus: np.ndarray, out_minus: np.ndarray, clean: np.ndarray, n
     """What one system did to the speech and to the noise, per band of
     :data:`sedemo.evaluation.analysis.BANDS_HZ`, from its aligned outputs for clean + noise
     and clean − noise: ``{"distortion_db": {band: dB}, "residual_db": {band: dB}}``
-    (:func:`sedemo.evaluation.analysis.distortion_and_residual`; a band without speech or
-    noise power stores None)."""
-    from sedemo.evaluation.analysis import distortion_and_residual
+    (:func:`sedemo.evaluation.speech_noise.distortion_and_residual`), and the same two in 1-4 kHz
+    per class of frame speech level, ``level_distortion_db`` and ``level_residual_db``
+    (``{"0 to -10 dB": dB, ...}``, :func:`sedemo.evaluation.speech_noise.split_by_speech_level`);
+    a band or class without power or frames stores None."""
+    from sedemo.evaluation.speech_noise import distortion_and_residual
 
-    table = distortion_and_residual(*(np.asarray(x, np.float64) for x in (out_plus, out_minus, clean, noise)), SR)
-    return {col: {band: (round(float(v), 3) if np.isfinite(v) else None) for band, v in table[col].items()}
-            for col in ("distortion_db", "residual_db")}
+    from sedemo.evaluation.speech_noise import split_by_speech_level
+
+    signals = [np.asarray(x, np.float64) for x in (out_plus, out_minus, clean, noise)]
+    table, levels = distortion_and_residual(*signals, SR), split_by_speech_level(*signals, SR)
+
+    def clean_(v):
+        return round(float(v), 3) if np.isfinite(v) else None
+
+    return {**{col: {band: clean_(v) for band, v in table[col].items()} for col in ("distortion_db", "residual_db")},
+            **{f"level_{col}": {cls: clean_(v) for cls, v in levels[col].items()} for col in ("distortion_db", "residual_db")}}
 
 
 def summarise(rows: list[dict], skip: dict[str, set]) -> tuple[dict, dict]:
@@ -1010,9 +1019,9 @@ def run(args) -> dict:
         "scoring": f"sedemo.evaluation.scoring.measure(estimate, clean, 16000, which={METRICS}); estimate "
                    "shifted by the system's delay, input length kept; per item also band_reduction_db "
                    "(sedemo.evaluation.analysis.band_noise_reduction of the aligned output: dB of noise "
-                   "removed per band) and distortion_db, residual_db (sedemo.evaluation.analysis."
-                   "distortion_and_residual: what the output, as a gain on the noisy STFT, did to the speech "
-                   "and how much of the noise it left, per band)",
+                   "removed per band); with --speech-noise-split also distortion_db, residual_db per band and "
+                   "level_distortion_db, level_residual_db in 1-4 kHz per class of frame speech level "
+                   "(sedemo.evaluation.speech_noise: the system also run on clean - noise; phase inversion)",
         "metrics": list(METRICS),
         "speech_noise_split": bool(split_parts),
         "cost_signal": f"{COST_SECONDS:g} s: the first test items concatenated, native rate handling "

@@ -284,7 +284,7 @@ def validation_curves(logs: dict, metrics=("valid_pesq", "valid_si_sdr"), x: str
 def distortion_residual(points, path=(), ax=None, title: str | None = None):
     """What systems do to speech and to noise: the speech-distortion index (x, dB) against
     the noise left (y, dB), one labelled point per system, both lower-is-better, so the
-    best place is the lower left (:func:`sedemo.evaluation.analysis.distortion_and_residual`).
+    best place is the lower left (:func:`sedemo.evaluation.speech_noise.distortion_and_residual`).
 
     ``points``: a ``pandas.DataFrame`` indexed by system label with columns
     ``distortion_db`` and ``residual_db``. ``path``: labels joined by a line in that order

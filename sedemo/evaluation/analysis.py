@@ -360,60 +360,6 @@ def band_noise_reduction(enhanced, clean, noisy, sample_rate: int = 16000, bands
     return pd.DataFrame(rows).T
 
 
-#: The floor of :func:`distortion_and_residual`'s ratios (dB): an exact zero reads as this.
-RATIO_FLOOR_DB = -100.0
-
-
-def distortion_and_residual(out_plus, out_minus, clean, noise, sample_rate: int = 16000,
-                            bands=BANDS_HZ) -> pd.DataFrame:
-    """What an enhancer does to the speech and to the noise, separately, per band, by phase
-    inversion (Hagerman and Olofsson, Acta Acustica 2004).
-
-    The system is run twice, on ``s + n`` (``out_plus``) and on ``s − n`` (``out_minus``),
-    both outputs aligned with the input. For a system that treats the two alike, the speech
-    part of its output is ``ŝ_s = (out_plus + out_minus) / 2`` and the noise part
-    ``ŝ_n = (out_plus − out_minus) / 2`` (exact for any linear or time-varying linear
-    system, a fair approximation for the others). Per band ``b`` (Hz, default
-    :data:`BANDS_HZ`), in dB, ``P_b`` the band power of the Welch spectrum (512-point Hann
-    segments, as :func:`band_noise_reduction`):
-
-    * ``distortion_db = 10·log10(P_b(ŝ_s − s) / P_b(s))``: the speech-distortion index of
-      Chen, Benesty, Huang and Doclo (IEEE TASLP 2006), what the system did to the speech,
-      level and phase (0 dB: as much error as speech; :data:`RATIO_FLOOR_DB` for none);
-    * ``residual_db = 10·log10(P_b(ŝ_n) / P_b(n))``: the share of the noise left, the inverse
-      of their noise-reduction factor (0 dB: the noise passes; lower is more removed).
-
-    Both are lower-is-better; turning a gain down lowers the residual and raises the
-    distortion. A delay left in the outputs counts as distortion: align them first.
-    ``out_plus``, ``out_minus``, ``clean``, ``noise``: ``(L,)`` signals at ``sample_rate``.
-    A band with no speech (or no noise) power gives NaN for that ratio. Returns a frame
-    indexed by band (``"0-1 kHz"``, ...) with columns ``distortion_db``, ``residual_db``.
-    Chapter: 05_complex_mapping."""
-    op, s = _pair(out_plus, clean, "distortion_and_residual")
-    om, n = _pair(out_minus, noise, "distortion_and_residual")
-    if op.shape != om.shape:
-        raise ValueError(f"distortion_and_residual: out_plus and out_minus must have one length, got {op.shape}, {om.shape}")
-    if not np.any(s) or not np.any(n):
-        raise ValueError("distortion_and_residual: the clean signal or the noise is all zeros; pass both "
-                         "(noise = mixture - clean) and the system's outputs for clean + noise and clean - noise")
-    too_high = [(lo, hi) for lo, hi in bands if lo >= sample_rate / 2]
-    if too_high:
-        raise ValueError(f"distortion_and_residual: band(s) {too_high} start at or above Nyquist ({sample_rate / 2:g} Hz); "
-                         "pass bands below it")
-    _, ps = _band_powers(s, sample_rate, bands)
-    _, pn = _band_powers(n, sample_rate, bands)
-    _, pd_ = _band_powers(0.5 * (op + om) - s, sample_rate, bands)
-    _, pr = _band_powers(0.5 * (op - om), sample_rate, bands)
-
-    def ratio_db(num, den):
-        if not den > 0:
-            return float("nan")
-        return max(10.0 * np.log10(num / den), RATIO_FLOOR_DB) if num > 0 else RATIO_FLOOR_DB
-
-    return pd.DataFrame({f"{lo / 1000:g}-{hi / 1000:g} kHz": {"distortion_db": ratio_db(d, s_), "residual_db": ratio_db(r, n_)}
-                         for (lo, hi), s_, n_, d, r in zip(bands, ps, pn, pd_, pr)}).T
-
-
 # ----------------------------------------------------------------------------
 # Distribution of STFT coefficients (C4)
 # ----------------------------------------------------------------------------

@@ -1,0 +1,119 @@
+"""What an enhancer does to the speech and to the noise, separately: the phase-inversion
+method (Hagerman and Olofsson, Acta Acustica 2004) and the speech-distortion index and
+noise-reduction factor of Chen, Benesty, Huang and Doclo (IEEE TASLP 2006), per band and
+per class of frame speech level. Chapter: 05_complex_mapping.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import signal
+
+from sedemo.evaluation.analysis import BANDS_HZ, _band_powers, _pair
+
+#: The floor of :func:`distortion_and_residual`'s ratios (dB): an exact zero reads as this.
+RATIO_FLOOR_DB = -100.0
+
+
+def _ratio_db(num: float, den: float) -> float:
+    """``10·log10(num / den)`` floored at :data:`RATIO_FLOOR_DB` (also for ``num`` = 0); NaN
+    when ``den`` is 0."""
+    if not den > 0:
+        return float("nan")
+    return max(10.0 * np.log10(num / den), RATIO_FLOOR_DB) if num > 0 else RATIO_FLOOR_DB
+
+
+def distortion_and_residual(out_plus, out_minus, clean, noise, sample_rate: int = 16000,
+                            bands=BANDS_HZ) -> pd.DataFrame:
+    """What an enhancer does to the speech and to the noise, separately, per band, by phase
+    inversion (Hagerman and Olofsson, Acta Acustica 2004).
+
+    The system is run twice, on ``s + n`` (``out_plus``) and on ``s − n`` (``out_minus``),
+    both outputs aligned with the input. For a system that treats the two alike, the speech
+    part of its output is ``ŝ_s = (out_plus + out_minus) / 2`` and the noise part
+    ``ŝ_n = (out_plus − out_minus) / 2`` (exact for any linear or time-varying linear
+    system, a fair approximation for the others). Per band ``b`` (Hz, default
+    :data:`BANDS_HZ`), in dB, ``P_b`` the band power of the Welch spectrum (512-point Hann
+    segments, as :func:`band_noise_reduction`):
+
+    * ``distortion_db = 10·log10(P_b(ŝ_s − s) / P_b(s))``: the speech-distortion index of
+      Chen, Benesty, Huang and Doclo (IEEE TASLP 2006), what the system did to the speech,
+      level and phase (0 dB: as much error as speech; :data:`RATIO_FLOOR_DB` for none);
+    * ``residual_db = 10·log10(P_b(ŝ_n) / P_b(n))``: the share of the noise left, the inverse
+      of their noise-reduction factor (0 dB: the noise passes; lower is more removed).
+
+    Both are lower-is-better; turning a gain down lowers the residual and raises the
+    distortion. A delay left in the outputs counts as distortion: align them first.
+    ``out_plus``, ``out_minus``, ``clean``, ``noise``: ``(L,)`` signals at ``sample_rate``.
+    A band with no speech (or no noise) power gives NaN for that ratio. Returns a frame
+    indexed by band (``"0-1 kHz"``, ...) with columns ``distortion_db``, ``residual_db``.
+    Chapter: 05_complex_mapping."""
+    op, s = _pair(out_plus, clean, "distortion_and_residual")
+    om, n = _pair(out_minus, noise, "distortion_and_residual")
+    if op.shape != om.shape:
+        raise ValueError(f"distortion_and_residual: out_plus and out_minus must have one length, got {op.shape}, {om.shape}")
+    if not np.any(s) or not np.any(n):
+        raise ValueError("distortion_and_residual: the clean signal or the noise is all zeros; pass both "
+                         "(noise = mixture - clean) and the system's outputs for clean + noise and clean - noise")
+    too_high = [(lo, hi) for lo, hi in bands if lo >= sample_rate / 2]
+    if too_high:
+        raise ValueError(f"distortion_and_residual: band(s) {too_high} start at or above Nyquist ({sample_rate / 2:g} Hz); "
+                         "pass bands below it")
+    _, ps = _band_powers(s, sample_rate, bands)
+    _, pn = _band_powers(n, sample_rate, bands)
+    _, pd_ = _band_powers(0.5 * (op + om) - s, sample_rate, bands)
+    _, pr = _band_powers(0.5 * (op - om), sample_rate, bands)
+
+    return pd.DataFrame({f"{lo / 1000:g}-{hi / 1000:g} kHz": {"distortion_db": _ratio_db(d, s_), "residual_db": _ratio_db(r, n_)}
+                         for (lo, hi), s_, n_, d, r in zip(bands, ps, pn, pd_, pr)}).T
+
+
+#: Level classes of :func:`split_by_speech_level` (dB relative to the loudest frame).
+LEVEL_EDGES_DB: tuple[float, ...] = (0.0, -10.0, -20.0, -30.0, -40.0)
+
+
+def split_by_speech_level(out_plus, out_minus, clean, noise, sample_rate: int = 16000,
+                          band: tuple[float, float] = (1000.0, 4000.0), edges=LEVEL_EDGES_DB,
+                          n_fft: int = 512) -> pd.DataFrame:
+    """:func:`distortion_and_residual`'s two numbers in one band, split by how loud the speech
+    is in each frame: does a system leave as much noise between words as on them?
+
+    The phase-inversion parts (``ŝ_s = (out_plus + out_minus)/2``, ``ŝ_n = (out_plus −
+    out_minus)/2``) and the clean speech and noise go through one STFT (``n_fft``-point Hann,
+    half overlap, :func:`scipy.signal.stft`); each frame's speech level is the clean power in
+    ``band`` (Hz) in dB relative to the loudest frame, and falls into a class
+    ``edges[k] >= level > edges[k + 1]`` (default 0, -10, -20, -30, -40 dB; quieter frames
+    are left out, as STOI leaves out frames 40 dB below the loudest: Taal et al. 2011).
+    Per class, in dB: ``distortion_db = 10·log10(Σ|Ŝ_s − S|² / Σ|S|²)`` and ``residual_db =
+    10·log10(Σ|Ŝ_n|² / Σ|N|²)`` over the band's bins and the class's frames (floored at
+    :data:`RATIO_FLOOR_DB`; NaN for a class without frames), and ``frames``. Signals: aligned ``(L,)`` at ``sample_rate``. Returns a
+    frame indexed by class (``"0 to -10 dB"``, ...). Chapter: 05_complex_mapping."""
+    op, s = _pair(out_plus, clean, "split_by_speech_level")
+    om, n = _pair(out_minus, noise, "split_by_speech_level")
+    if op.shape != om.shape:
+        raise ValueError(f"split_by_speech_level: out_plus and out_minus must have one length, got {op.shape}, {om.shape}")
+    lo, hi = map(float, band)
+    if not 0 <= lo < hi <= sample_rate / 2:
+        raise ValueError(f"split_by_speech_level: band must be (lo, hi) Hz with 0 <= lo < hi <= {sample_rate / 2:g}, got {band}")
+    edges = [float(e) for e in edges]
+    if len(edges) < 2 or any(a <= b for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"split_by_speech_level: edges must fall, e.g. (0, -10, -20), got {tuple(edges)}")
+    if not np.any(s) or not np.any(n):
+        raise ValueError("split_by_speech_level: the clean signal or the noise is all zeros; pass both "
+                         "(noise = mixture - clean) and the system's outputs for clean + noise and clean - noise")
+
+    def spec(x):
+        return signal.stft(x, fs=sample_rate, window="hann", nperseg=n_fft, noverlap=n_fft // 2)[2][sel_f]
+
+    f = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    sel_f = (f >= lo) & (f < hi)
+    S, N, Ss, Sn = spec(s), spec(n), spec(0.5 * (op + om)), spec(0.5 * (op - om))
+    power = np.sum(np.abs(S) ** 2, axis=0)
+    level = 10.0 * np.log10(np.maximum(power, 1e-30) / max(power.max(), 1e-30))
+    rows = {}
+    for a, b in zip(edges, edges[1:]):
+        t = (level <= a) & (level > b)
+        sums = [np.sum(np.abs(x[:, t]) ** 2) for x in (Ss - S, S, Sn, N)]
+        rows[f"{a:g} to {b:g} dB"] = {"distortion_db": _ratio_db(sums[0], sums[1]),
+                                      "residual_db": _ratio_db(sums[2], sums[3]), "frames": int(t.sum())}
+    return pd.DataFrame(rows).T.astype({"frames": int})
