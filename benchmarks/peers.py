@@ -751,9 +751,7 @@ def band_split(out_plus: np.ndarray, out_minus: np.ndarray, clean: np.ndarray, n
     per class of frame speech level, ``level_distortion_db`` and ``level_residual_db``
     (``{"0 to -10 dB": dB, ...}``, :func:`sedemo.evaluation.speech_noise.split_by_speech_level`);
     a band or class without power or frames stores None."""
-    from sedemo.evaluation.speech_noise import distortion_and_residual
-
-    from sedemo.evaluation.speech_noise import split_by_speech_level
+    from sedemo.evaluation.speech_noise import distortion_and_residual, split_by_speech_level
 
     signals = [np.asarray(x, np.float64) for x in (out_plus, out_minus, clean, noise)]
     table, levels = distortion_and_residual(*signals, SR), split_by_speech_level(*signals, SR)
@@ -805,7 +803,7 @@ def parse_args(argv):
                     help="also score a sedemo checkpoint (repeatable)")
     ap.add_argument("--suppression-boost", action="append", default=[], metavar="NEW=MODEL:GAMMA",
                     help="also score the --model MODEL with its suppression turned up, as system NEW: its "
-                         "output times min(1, |mask|)^GAMMA (sedemo.models.SuppressionBoost; repeatable)")
+                         "output S times min(1, |S|/|Y|)^GAMMA (sedemo.models.SuppressionBoost; repeatable)")
     ap.add_argument("--speech-noise-split", action="store_true",
                     help="also run every system on clean - noise and store per item and band what it did to the "
                          "speech and how much noise it left (phase inversion; twice the enhancing time)")
@@ -961,7 +959,7 @@ def run(args) -> dict:
             if not np.all(np.isfinite(y)):
                 raise PeerError(f"{s.name} returned non-finite samples on {it.id}")
             levels[s.name]["in"].append(level_db(y, noisy))
-            levels[s.name]["clean"].append(level_db(y, clean.astype(np.float64)))
+            levels[s.name]["clean"].append(level_db(y, clean64))
             row = {**meta, **score(y, clean), "band_reduction_db": band_reduction(y, clean, noisy)}
             if split_parts:  # the second run of the phase-inversion method, on clean - noise
                 y_minus = align(s.enhance(clean64 - (noisy - clean64)), s.info["delay"]["samples"], len(noisy))

@@ -23,6 +23,20 @@ def _ratio_db(num: float, den: float) -> float:
     return max(10.0 * np.log10(num / den), RATIO_FLOOR_DB) if num > 0 else RATIO_FLOOR_DB
 
 
+def _parts(out_plus, out_minus, clean, noise, who: str):
+    """The checked float64 inputs of the phase-inversion method and its two parts:
+    ``(speech_part, noise_part, clean, noise)``, ``speech_part = (out_plus + out_minus)/2``,
+    ``noise_part = (out_plus − out_minus)/2``; one-line errors name ``who``."""
+    op, s = _pair(out_plus, clean, who)
+    om, n = _pair(out_minus, noise, who)
+    if op.shape != om.shape:
+        raise ValueError(f"{who}: out_plus and out_minus must have one length, got {op.shape}, {om.shape}")
+    if not np.any(s) or not np.any(n):
+        raise ValueError(f"{who}: the clean signal or the noise is all zeros; pass both "
+                         "(noise = mixture - clean) and the system's outputs for clean + noise and clean - noise")
+    return 0.5 * (op + om), 0.5 * (op - om), s, n
+
+
 def distortion_and_residual(out_plus, out_minus, clean, noise, sample_rate: int = 16000,
                             bands=BANDS_HZ) -> pd.DataFrame:
     """What an enhancer does to the speech and to the noise, separately, per band, by phase
@@ -48,21 +62,15 @@ def distortion_and_residual(out_plus, out_minus, clean, noise, sample_rate: int 
     A band with no speech (or no noise) power gives NaN for that ratio. Returns a frame
     indexed by band (``"0-1 kHz"``, ...) with columns ``distortion_db``, ``residual_db``.
     Chapter: 05_complex_mapping."""
-    op, s = _pair(out_plus, clean, "distortion_and_residual")
-    om, n = _pair(out_minus, noise, "distortion_and_residual")
-    if op.shape != om.shape:
-        raise ValueError(f"distortion_and_residual: out_plus and out_minus must have one length, got {op.shape}, {om.shape}")
-    if not np.any(s) or not np.any(n):
-        raise ValueError("distortion_and_residual: the clean signal or the noise is all zeros; pass both "
-                         "(noise = mixture - clean) and the system's outputs for clean + noise and clean - noise")
+    speech_part, noise_part, s, n = _parts(out_plus, out_minus, clean, noise, "distortion_and_residual")
     too_high = [(lo, hi) for lo, hi in bands if lo >= sample_rate / 2]
     if too_high:
         raise ValueError(f"distortion_and_residual: band(s) {too_high} start at or above Nyquist ({sample_rate / 2:g} Hz); "
                          "pass bands below it")
     _, ps = _band_powers(s, sample_rate, bands)
     _, pn = _band_powers(n, sample_rate, bands)
-    _, pd_ = _band_powers(0.5 * (op + om) - s, sample_rate, bands)
-    _, pr = _band_powers(0.5 * (op - om), sample_rate, bands)
+    _, pd_ = _band_powers(speech_part - s, sample_rate, bands)
+    _, pr = _band_powers(noise_part, sample_rate, bands)
 
     return pd.DataFrame({f"{lo / 1000:g}-{hi / 1000:g} kHz": {"distortion_db": _ratio_db(d, s_), "residual_db": _ratio_db(r, n_)}
                          for (lo, hi), s_, n_, d, r in zip(bands, ps, pn, pd_, pr)}).T
@@ -88,26 +96,20 @@ def split_by_speech_level(out_plus, out_minus, clean, noise, sample_rate: int = 
     10·log10(Σ|Ŝ_n|² / Σ|N|²)`` over the band's bins and the class's frames (floored at
     :data:`RATIO_FLOOR_DB`; NaN for a class without frames), and ``frames``. Signals: aligned ``(L,)`` at ``sample_rate``. Returns a
     frame indexed by class (``"0 to -10 dB"``, ...). Chapter: 05_complex_mapping."""
-    op, s = _pair(out_plus, clean, "split_by_speech_level")
-    om, n = _pair(out_minus, noise, "split_by_speech_level")
-    if op.shape != om.shape:
-        raise ValueError(f"split_by_speech_level: out_plus and out_minus must have one length, got {op.shape}, {om.shape}")
+    speech_part, noise_part, s, n = _parts(out_plus, out_minus, clean, noise, "split_by_speech_level")
     lo, hi = map(float, band)
     if not 0 <= lo < hi <= sample_rate / 2:
         raise ValueError(f"split_by_speech_level: band must be (lo, hi) Hz with 0 <= lo < hi <= {sample_rate / 2:g}, got {band}")
     edges = [float(e) for e in edges]
     if len(edges) < 2 or any(a <= b for a, b in zip(edges, edges[1:])):
         raise ValueError(f"split_by_speech_level: edges must fall, e.g. (0, -10, -20), got {tuple(edges)}")
-    if not np.any(s) or not np.any(n):
-        raise ValueError("split_by_speech_level: the clean signal or the noise is all zeros; pass both "
-                         "(noise = mixture - clean) and the system's outputs for clean + noise and clean - noise")
 
     def spec(x):
         return signal.stft(x, fs=sample_rate, window="hann", nperseg=n_fft, noverlap=n_fft // 2)[2][sel_f]
 
     f = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     sel_f = (f >= lo) & (f < hi)
-    S, N, Ss, Sn = spec(s), spec(n), spec(0.5 * (op + om)), spec(0.5 * (op - om))
+    S, N, Ss, Sn = spec(s), spec(n), spec(speech_part), spec(noise_part)
     power = np.sum(np.abs(S) ** 2, axis=0)
     level = 10.0 * np.log10(np.maximum(power, 1e-30) / max(power.max(), 1e-30))
     rows = {}

@@ -11,6 +11,7 @@ from sedemo import layers as snn
 from sedemo._gate import check_signal, finite_as
 from sedemo._utils import as_tensor, like
 from sedemo.dsp.stft import STFTConfig, istft, stft
+from sedemo.masks import suppression_gain
 
 
 # --------------------------------------------------------------------------- helpers
@@ -156,8 +157,6 @@ class SuppressionBoost(nn.Module):
 
     def __init__(self, model: nn.Module, gamma: float):
         super().__init__()
-        from sedemo.masks import suppression_gain
-
         suppression_gain(torch.ones(1), gamma)  # refuses a bad gamma now, in one line
         self.model, self.gamma = model, float(gamma)
         self.name = f"{getattr(model, 'name', '') or type(model).__name__} (suppression x{1 + self.gamma:g})"
@@ -175,8 +174,6 @@ class SuppressionBoost(nn.Module):
 
     def estimate(self, noisy_spec: torch.Tensor) -> dict:
         """The wrapped model's outputs with ``"spec"`` (and ``"mask"``, if any) times the gain."""
-        from sedemo.masks import suppression_gain
-
         out = self.model.estimate(noisy_spec)
         y = noisy_spec.abs().to(out["spec"].real.dtype)
         ok = y > 1e-12
