@@ -306,6 +306,28 @@ for model in "${@:-gcrn}"; do
         --snr-range -5 20 --loss-opt stoi_weight=40 --seed 12 \
         --noise-bank data/noise-bank data/noise-bank-extra data/noise-bank-nature --noise-bank-p 0.8 \
         --noise-eq 0.3 --tones 0.2 --calls 0.3 --speech-highpass 70 --set df_order=4 "${clicks[@]}" ;;
+    ulcrn_weak|ulcrn_weak_hi)
+      # Chapter 5, "Turning the suppression up": the split by frame speech level found the
+      # default model's noise floor falling by 9 dB from its loudest frames to the frames 30-40
+      # dB below them, where RNNoise's falls by 23 dB (validation, -5 dB). Two runs of
+      # ulcrn_clicksctl's recipe (2000 steps from ulcrn_df, data seed 12, so ulcrn_clicksctl
+      # is their same-steps control) with a term for the error in the frames 20-40 dB below
+      # the loudest (sedemo.losses.weak_frame_loss, dB re the loudest frame, 1-4 kHz):
+      # ulcrn_weak at weak_weight=0.5 (about a third of the main loss's pull, by the rule of
+      # STOI_WEIGHT: on 48 augmented training mixtures the main loss drops a median 16.4
+      # from the noisy input to ulcrn_df's output, the term 10.7 dB), ulcrn_weak_hi at 1.5
+      # (about equal pull). The rule, written before scoring: scored with RNNoise, ulcrn_df
+      # and ulcrn_clicksctl on both validation sets (peers.py --speech-noise-split, files
+      # peers-weak-valid.json and peers-weak-bank-valid.json), a run is added to the
+      # candidate files of the default choice (--add-to) if it is ahead of ulcrn_clicksctl
+      # on STOI and on at least one of PESQ-WB and SI-SDR (means over both validation sets
+      # pooled); otherwise it is not. The test split is not scored here.
+      weak=0.5
+      [ "$model" = ulcrn_weak_hi ] && weak=1.5
+      finetune "runs/finetune/$model" sedemo/pretrained/ulcrn_df.pt si_sdr+compressed+stoi \
+        --snr-range -5 20 --loss-opt stoi_weight=40 --loss-opt weak_weight=$weak --seed 12 \
+        --noise-bank data/noise-bank data/noise-bank-extra data/noise-bank-nature --noise-bank-p 0.8 \
+        --noise-eq 0.3 --tones 0.2 --calls 0.3 --speech-highpass 70 --set df_order=4 ;;
     ulcrn_stoi3|ulcrn_stoi3_low)
       # Two candidates for a third stage from ulcrn_stoi2 (the STOI deficit against RNNoise is
       # at -5 dB on validation): ulcrn_stoi3 is 2000 more steps of stage 2's recipe;

@@ -387,6 +387,8 @@ def documented_minimum(name, s):
         return eps / (energy + eps)
     if name in ("si_sdr", "sd_sdr", "si_sdr+compressed", "si_sdr+compressed+stoi"):
         return -10 * np.log10(energy / eps)
+    if name == "weak_frame":
+        return -60.0  # floor_db: the exact estimate leaves no error in the weak frames
     return 0.0
 
 
@@ -394,6 +396,8 @@ def documented_minimum(name, s):
 def test_minimum_at_perfect_estimate(name):
     rng = np.random.default_rng(5)
     s = t64(0.1 * rng.standard_normal((1, 8000)))
+    if name == "weak_frame":  # it needs frames 20-40 dB below the loudest
+        s[:, 3000:5000] *= 0.03
     fn = L.get_loss(name)
     at_s = float(fn(estimate=s, reference=s))
     np.testing.assert_allclose(at_s, documented_minimum(name, s), atol=1e-4, rtol=1e-4)
@@ -632,3 +636,88 @@ def test_si_sdr_compressed_stoi_is_the_sum_of_its_terms():
             + L.STOI_WEIGHT * L.stoi_like_loss(estimate=e, reference=s, reduction="none"))
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10)
     assert L.get_loss("si_sdr+compressed+stoi") is L.si_sdr_compressed_stoi_loss
+
+
+# ----------------------------------------------------------------------------
+# The error in weak-speech frames (chapter 5)
+# ----------------------------------------------------------------------------
+def np_weak_frame(e, r, lo=1000.0, hi=4000.0, weak_db=-20.0, range_db=40.0, floor_db=-60.0, eps=1e-12):
+    freqs = np.arange(161) * SR / 320
+    keep = (freqs >= lo) & (freqs < hi)
+    S, E = np_stft(r)[keep], np_stft(e)[keep]
+    p_s = np.sum(np.abs(S) ** 2, axis=0)
+    p_e = np.sum(np.abs(E - S) ** 2, axis=0)
+    level = 10 * np.log10(p_s / p_s.max())
+    weak = (level >= -range_db) & (level < weak_db)
+    if not weak.any():
+        return 0.0
+    return float(np.mean(np.maximum(10 * np.log10((p_e[weak] + eps) / p_s.max()), floor_db)))
+
+
+def _syllables(rng, n=3, length=16000):
+    """Noise bursts at three levels (0, -25 and -33 dB) and a gap of -60 dB: loud, weak and
+    silent frames, float64 (n, length)."""
+    env = np.ones(length)
+    env[4000:7000], env[9000:11000], env[12000:14000] = 10 ** (-25 / 20), 10 ** (-33 / 20), 1e-3
+    return 0.1 * rng.standard_normal((n, length)) * env
+
+
+def test_weak_frame_loss_matches_numpy():
+    rng = np.random.default_rng(21)
+    r = _syllables(rng)
+    e = r + rng.standard_normal(r.shape) * np.array([[0.001], [0.01], [0.05]])
+    got = L.weak_frame_loss(estimate=t64(e), reference=t64(r), reduction="none").numpy()
+    want = [np_weak_frame(ei, ri) for ei, ri in zip(e, r)]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    assert len(set(np.round(want, 3))) == 3 and max(want) < 0  # three error levels, dB re the loudest frame
+    # other options follow the formula too
+    got = L.weak_frame_loss(estimate=t64(e), reference=t64(r), band=(300.0, 8000.0), weak_db=-10.0,
+                            range_db=30.0, floor_db=-30.0, reduction="none").numpy()
+    want = [np_weak_frame(ei, ri, 300.0, 8000.0, -10.0, 30.0, -30.0) for ei, ri in zip(e, r)]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_weak_frame_loss_counts_only_the_weak_frames():
+    rng = np.random.default_rng(22)
+    r = _syllables(rng, n=1)
+    noise = 0.01 * rng.standard_normal(r.shape)
+    base = float(L.weak_frame_loss(estimate=t64(r + 1e-4 * noise), reference=t64(r)))
+    loud_only = np.zeros_like(noise)
+    loud_only[:, :3000] = noise[:, :3000]  # error in the loudest stretch only
+    assert float(L.weak_frame_loss(estimate=t64(r + loud_only), reference=t64(r))) == pytest.approx(base, abs=0.5)
+    silent_only = np.zeros_like(noise)
+    silent_only[:, 12200:13800] = noise[:, 12200:13800]  # frames more than 40 dB down are left out
+    assert float(L.weak_frame_loss(estimate=t64(r + silent_only), reference=t64(r))) == pytest.approx(base, abs=0.5)
+    weak_only = np.zeros_like(noise)
+    weak_only[:, 4200:6800] = noise[:, 4200:6800]
+    assert float(L.weak_frame_loss(estimate=t64(r + weak_only), reference=t64(r))) > base + 10
+    # zeroing the estimate costs the weak frames' own level (-25 and -33 dB), not the floor
+    zeroed = float(L.weak_frame_loss(estimate=t64(np.zeros_like(r)), reference=t64(r)))
+    assert -36 < zeroed < -24
+
+
+def test_weak_frame_loss_gradient_and_refusals():
+    rng = np.random.default_rng(23)
+    r = t64(_syllables(rng, n=2))
+    e = (r + 0.01 * t64(rng.standard_normal(r.shape))).requires_grad_(True)
+    L.weak_frame_loss(estimate=e, reference=r).backward()
+    assert torch.isfinite(e.grad).all() and e.grad.abs().sum() > 0
+    flat = t64(0.1 * rng.standard_normal((1, 8000)))  # stationary: no weak frames, no pull
+    assert float(L.weak_frame_loss(estimate=flat * 0.5, reference=flat)) == 0.0
+    with pytest.raises(ValueError, match="band"):
+        L.weak_frame_loss(estimate=r, reference=r, band=(4000.0, 1000.0))
+    with pytest.raises(ValueError, match="weak_db"):
+        L.weak_frame_loss(estimate=r, reference=r, weak_db=-50.0)
+    with pytest.raises(ValueError, match="no STFT bin"):
+        L.weak_frame_loss(estimate=r, reference=r, band=(1010.0, 1040.0))
+
+
+def test_si_sdr_compressed_stoi_weak_weight_adds_the_term():
+    rng = np.random.default_rng(24)
+    s = t64(_syllables(rng, n=2))
+    e = s + t64(0.005 * rng.standard_normal(s.shape))
+    base = L.si_sdr_compressed_stoi_loss(estimate=e, reference=s, reduction="none")
+    got = L.si_sdr_compressed_stoi_loss(estimate=e, reference=s, weak_weight=0.5, reduction="none")
+    want = base + 0.5 * L.weak_frame_loss(estimate=e, reference=s, reduction="none")
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10)
+    assert L.get_loss("weak_frame") is L.weak_frame_loss

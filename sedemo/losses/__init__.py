@@ -1,6 +1,6 @@
 """Training losses for speech enhancement: time domain, spectral, mask-based, energy
-ratios, multi-resolution STFT, a differentiable STOI-like proxy, an embedding loss
-and weighted combinations.
+ratios, multi-resolution STFT, a differentiable STOI-like proxy, the error in the frames
+where the speech is weak, an embedding loss and weighted combinations.
 
 Chapter 6 (06_losses, claims C1-C8) compares them; chapters 3 and 5
 train their models with them (through :func:`get_loss`). Every loss is a
@@ -54,6 +54,7 @@ from sedemo.losses.registry import LOSS_INPUTS, LOSSES, get_loss
 from sedemo.losses.spectral import (
     MR_STFT_RESOLUTIONS, complex_l1, complex_l2, compressed_complex_loss, compressed_complex_loss_from_spectra,
     multi_resolution_stft_loss, spectral_l1, spectral_l2, spectral_loss, spectral_loss_from_spectra,
+    weak_frame_loss,
 )
 from sedemo.losses.waveform import mae, mse, ratio_sdr_loss, sd_sdr_loss, si_sdr_loss, snr_loss
 
@@ -67,7 +68,7 @@ __all__ = [
     "phase_sensitive_approximation_loss", "complex_signal_approximation_loss",
     "snr_loss", "ratio_sdr_loss", "si_sdr_loss", "sd_sdr_loss",
     "multi_resolution_stft_loss", "MR_STFT_RESOLUTIONS",
-    "stoi_like_loss", "third_octave_bands",
+    "stoi_like_loss", "third_octave_bands", "weak_frame_loss",
     "RandomFeatureNet", "EmbeddingLoss", "embedding_loss", "ModelEncoder", "encoder_network",
     "Combined", "combined_loss", "si_sdr_compressed_loss", "si_sdr_compressed_stoi_loss", "STOI_WEIGHT", "compressed_embedding_loss", "SI_SDR_COMPRESSED_WEIGHT", "EMBEDDING_WEIGHT",
     "LOSSES", "LOSS_INPUTS", "get_loss",

@@ -15,7 +15,7 @@ from sedemo.dsp.stft import DEFAULT, STFTConfig
 
 from sedemo.losses._contract import _reduce, _waveforms
 from sedemo.losses.waveform import si_sdr_loss
-from sedemo.losses.spectral import compressed_complex_loss
+from sedemo.losses.spectral import compressed_complex_loss, weak_frame_loss
 from sedemo.losses.perceptual import embedding_loss, stoi_like_loss
 
 
@@ -175,7 +175,7 @@ STOI_WEIGHT = 20.0
 
 def si_sdr_compressed_stoi_loss(
     *, estimate: ArrayLike, reference: ArrayLike, weight: float = SI_SDR_COMPRESSED_WEIGHT,
-    stoi_weight: float = STOI_WEIGHT, reduction: str = "mean",
+    stoi_weight: float = STOI_WEIGHT, weak_weight: float = 0.0, reduction: str = "mean",
 ) -> torch.Tensor:
     """SI-SDR + compressed loss with an intelligibility term added:
 
@@ -189,12 +189,18 @@ def si_sdr_compressed_stoi_loss(
     mixtures of the extended corpus, going from the noisy input to the pretrained ULCRN's
     output lowers the main loss a median 60 times as much as the STOI-like loss (6.4 vs
     0.13), so 20 gives the new term about a third of the main term's pull. Inputs
-    ``(batch, time)`` waveforms of at least 0.48 s at 16 kHz. Chapter 5 (fine-tuning
-    the ULCRN against its STOI gap at low SNR).
+    ``(batch, time)`` waveforms of at least 0.48 s at 16 kHz. ``weak_weight`` > 0 adds
+    ``weak_weight · weak_frame_loss(ŝ, s)`` (:func:`sedemo.losses.spectral.weak_frame_loss`,
+    dB of error in the frames 20-40 dB below the loudest; :data:`WEAK_WEIGHT` is the weight
+    chapter 5 tried); 0, the default, leaves the sum and its cost unchanged.
+    Chapter 5 (fine-tuning the ULCRN against its STOI gap at low SNR).
     Chapter: 05_complex_mapping.
     """
     fn = "si_sdr_compressed_stoi_loss"
     e, r = _waveforms(fn, estimate, reference)
     a = si_sdr_compressed_loss(estimate=e, reference=r, weight=weight, reduction="none")
     b = stoi_like_loss(estimate=e, reference=r, reduction="none")
-    return _reduce(a + stoi_weight * b, reduction, fn)
+    total = a + stoi_weight * b
+    if weak_weight:
+        total = total + weak_weight * weak_frame_loss(estimate=e, reference=r, reduction="none")
+    return _reduce(total, reduction, fn)
