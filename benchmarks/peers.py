@@ -807,11 +807,18 @@ def parse_args(argv):
     ap.add_argument("--speech-noise-split", action="store_true",
                     help="also run every system on clean - noise and store per item and band what it did to the "
                          "speech and how much noise it left (phase inversion; twice the enhancing time)")
+    ap.add_argument("--swap-stoi", action="store_true",
+                    help="with --speech-noise-split: also store per item the STOI of every system's speech "
+                         "part with every system's noise part (sedemo.evaluation.speech_noise.swap_stoi)")
     ap.add_argument("--add-to", type=Path, default=None, metavar="FILE",
                     help="add the named systems to a stored results file of the same corpus and split "
                          "(its systems are kept, not rerun; the noisy scores are recomputed and must match, "
                          "so the mixtures are the same); write the merged file to --out")
     args = ap.parse_args(argv)
+    if args.swap_stoi and not args.speech_noise_split:
+        ap.error("--swap-stoi needs --speech-noise-split (it uses the outputs for clean - noise)")
+    if args.swap_stoi and args.add_to is not None:
+        ap.error("--swap-stoi pairs the systems of one run; it cannot be used with --add-to")
     if args.systems is None:
         args.systems = [] if args.add_to is not None else list(PEERS)
     unknown = [s for s in args.systems if s not in PEERS]
@@ -938,6 +945,7 @@ def run(args) -> dict:
 
     # Enhance and score every item.
     split_parts = getattr(args, "speech_noise_split", False)
+    swap = getattr(args, "swap_stoi", False)
     rows = {"noisy": []} | {s.name: [] for s in systems}
     levels = {s.name: {"in": [], "clean": []} for s in systems}
     total_s = 0.0
@@ -954,6 +962,7 @@ def run(args) -> dict:
         if split != "test":
             meta["snr_db_exact"] = float(it.snr_db)
         rows["noisy"].append({**meta, **score(noisy32, clean)})
+        outputs = {}  # name -> (out for clean + noise, out for clean - noise), for --swap-stoi
         for s in systems:
             y = align(s.enhance(noisy), s.info["delay"]["samples"], len(noisy))
             if not np.all(np.isfinite(y)):
@@ -966,7 +975,15 @@ def run(args) -> dict:
                 if not np.all(np.isfinite(y_minus)):
                     raise PeerError(f"{s.name} returned non-finite samples on {it.id} (clean - noise)")
                 row.update(band_split(y, y_minus, clean64, noisy - clean64))
+                outputs[s.name] = (y, y_minus)
             rows[s.name].append(row)
+        if swap:
+            from sedemo.evaluation.speech_noise import swap_stoi
+
+            table = swap_stoi(outputs, clean64, SR)
+            for s in systems:
+                rows[s.name][-1]["swap_stoi"] = {col: round(float(v), 4) for col, v in table.loc[s.name].items()}
+                rows[s.name][-1]["stoi_clean_plus_noise_part"] = round(float(table.loc["clean", s.name]), 4)
         print(f"[peers] {k + 1}/{len(items)} {it.id} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
     # Cost: a fixed 20 s signal made of test items (of the scored items on a corpus without a
@@ -1019,9 +1036,13 @@ def run(args) -> dict:
                    "(sedemo.evaluation.analysis.band_noise_reduction of the aligned output: dB of noise "
                    "removed per band); with --speech-noise-split also distortion_db, residual_db per band and "
                    "level_distortion_db, level_residual_db in 1-4 kHz per class of frame speech level "
-                   "(sedemo.evaluation.speech_noise: the system also run on clean - noise; phase inversion)",
+                   "(sedemo.evaluation.speech_noise: the system also run on clean - noise; phase inversion); "
+                   "with --swap-stoi also swap_stoi (STOI of this system's speech part plus each system's noise "
+                   "part, 'none': its speech part alone) and stoi_clean_plus_noise_part "
+                   "(sedemo.evaluation.speech_noise.swap_stoi)",
         "metrics": list(METRICS),
         "speech_noise_split": bool(split_parts),
+        "swap_stoi": bool(swap),
         "cost_signal": f"{COST_SECONDS:g} s: the first test items concatenated, native rate handling "
                        "(resampling) included; best of 3 after a 1-s warm-up; machine shared with other "
                        "jobs while measured (see load_average)",

@@ -135,3 +135,15 @@ def test_a_boosted_model_enhances_like_suppression_boost(bench, tmp_path):
     M.save(M.build_model("tcn", tiny=True), g)
     with pytest.raises(bench.PeerError, match="time-domain model"):
         bench.make_model("t_b", g, 0.5)
+
+
+def test_swap_stoi_arguments_are_checked(bench, tmp_path, capsys):
+    base = ["--corpus", "data/x", "--split", "valid", "--no-cost", "--out", str(tmp_path / "o.json"),
+            "--systems", "rnnoise", "--model", "m=p.pt"]
+    assert bench.parse_args(base + ["--speech-noise-split", "--swap-stoi"]).swap_stoi
+    with pytest.raises(SystemExit):
+        bench.parse_args(base + ["--swap-stoi"])
+    assert "needs --speech-noise-split" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(base + ["--speech-noise-split", "--swap-stoi", "--add-to", str(tmp_path / "s.json")])
+    assert "cannot be used with --add-to" in capsys.readouterr().err

@@ -108,3 +108,56 @@ def test_split_by_speech_level_refuses_bad_classes_and_bands():
         split_by_speech_level(s, s, s, s, band=(4000, 9000))
     with pytest.raises(ValueError, match="all zeros"):
         split_by_speech_level(s, s, s, np.zeros_like(s))
+
+
+def _speechlike(seconds=3.0, seed=0):
+    """Bursts of harmonic tones (syllables) with gaps: a signal STOI can score, (L,) at 16 kHz."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    env = (np.sin(2 * np.pi * 3.3 * t) > 0.1) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.7 * t) ** 2)
+    f0 = 140 + 30 * np.sin(2 * np.pi * 0.5 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / 16000
+    return env * sum(np.sin(k * phase) / k for k in range(1, 20)) + 1e-4 * rng.standard_normal(t.size)
+
+
+def test_swap_stoi_pairs_every_speech_part_with_every_noise_part():
+    # Linear systems g·x: the speech part of A is g_A·s, the noise part g_B·n, so each entry is
+    # STOI of g_A·s + g_B·n computed directly; the diagonal is each system's own output
+    from sedemo.evaluation.speech_noise import swap_stoi
+    from sedemo.metrics import stoi
+
+    rng = np.random.default_rng(8)
+    s = _speechlike()
+    n = 0.3 * rng.standard_normal(s.size)
+
+    def lowpass(x):  # a filter that treats speech and noise alike: still linear
+        return np.convolve(x, np.ones(4) / 4, mode="same")
+
+    systems = {"keeps": lambda x: 0.9 * x, "halves": lambda x: 0.5 * x, "lowpass": lowpass}
+    parts = {name: _phase_inversion(f, s, n) for name, f in systems.items()}
+    table = swap_stoi(parts, s)
+    assert list(table.index) == [*systems, "clean"] and list(table.columns) == [*systems, "none"]
+    for a, fa in systems.items():
+        assert table.loc[a, a] == pytest.approx(stoi(estimate=fa(s + n), reference=s, sample_rate=16000), abs=1e-9)
+        assert table.loc[a, "none"] == pytest.approx(stoi(estimate=fa(s), reference=s, sample_rate=16000), abs=1e-9)
+        assert table.loc["clean", a] == pytest.approx(stoi(estimate=s + fa(n), reference=s, sample_rate=16000), abs=1e-9)
+        for b, fb in systems.items():
+            want = stoi(estimate=fa(s) + fb(n), reference=s, sample_rate=16000)
+            assert table.loc[a, b] == pytest.approx(want, abs=1e-9)
+    assert table.loc["clean", "none"] == pytest.approx(1.0, abs=1e-6)
+    # less noise helps: the same speech with the halved noise scores higher than with the kept noise
+    assert table.loc["keeps", "halves"] > table.loc["keeps", "keeps"]
+
+
+def test_swap_stoi_refusals():
+    from sedemo.evaluation.speech_noise import swap_stoi
+
+    s = _speechlike(1.0)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        swap_stoi({}, s)
+    with pytest.raises(ValueError, match="reserved"):
+        swap_stoi({"clean": (s, s)}, s)
+    with pytest.raises(ValueError, match="out_plus, out_minus"):
+        swap_stoi({"a": s}, s)
+    with pytest.raises(ValueError, match="one length"):
+        swap_stoi({"a": (s, s[:-10])}, s)

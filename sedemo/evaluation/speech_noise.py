@@ -119,3 +119,39 @@ def split_by_speech_level(out_plus, out_minus, clean, noise, sample_rate: int = 
         rows[f"{a:g} to {b:g} dB"] = {"distortion_db": _ratio_db(sums[0], sums[1]),
                                       "residual_db": _ratio_db(sums[2], sums[3]), "frames": int(t.sum())}
     return pd.DataFrame(rows).T.astype({"frames": int})
+
+
+def swap_stoi(parts: dict, clean, sample_rate: int = 16000) -> pd.DataFrame:
+    """STOI of one system's speech part with another's noise part: which part holds a STOI gap?
+
+    ``parts``: ``name -> (out_plus, out_minus)``, each system's aligned outputs for ``s + n``
+    and ``s − n`` (as :func:`distortion_and_residual`), so that its speech part is ``ŝ_s^X =
+    (out_plus + out_minus)/2`` and its noise part ``ŝ_n^X = (out_plus − out_minus)/2``. Returns
+    a frame with one row per speech source (the systems, then ``"clean"``: ``s`` itself) and one
+    column per noise source (the systems, then ``"none"``): entry ``(X, Y)`` is
+    ``STOI(s, ŝ_s^X + ŝ_n^Y)`` (:func:`sedemo.metrics.stoi`, Taal et al. 2011). The diagonal
+    is each system's own output (``ŝ_s^X + ŝ_n^X = out_plus``). If swapping in system B's
+    noise part raises A's STOI to B's, A's gap is in what it leaves of the noise; if it takes
+    B's speech part to do so, the gap is in what A does to the speech. Row ``"clean"`` is the
+    noise part alone on the clean speech, column ``"none"`` the speech part alone. Signals:
+    ``(L,)`` at ``sample_rate``, one length. Chapter: 05_complex_mapping."""
+    from sedemo.metrics import stoi
+
+    if not isinstance(parts, dict) or not parts:
+        raise ValueError("swap_stoi: parts must be a non-empty dict name -> (out_plus, out_minus)")
+    speech, noise = {}, {}
+    ref = None
+    for name, pair in parts.items():
+        if name in ("clean", "none"):
+            raise ValueError(f"swap_stoi: {name!r} is a reserved row/column name; rename that system")
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise ValueError(f"swap_stoi: parts[{name!r}] must be (out_plus, out_minus)")
+        out_plus, out_minus = pair
+        # the noise is only needed by the checks of _parts; any non-zero stand-in of one length will do
+        sp, np_, s, _ = _parts(out_plus, out_minus, clean, np.ones_like(np.asarray(clean, np.float64)),
+                               f"swap_stoi ({name})")
+        speech[name], noise[name], ref = sp, np_, s
+    speech["clean"] = ref
+    noise["none"] = np.zeros_like(ref)
+    return pd.DataFrame({col: {row: stoi(estimate=sp + noise[col], reference=ref, sample_rate=sample_rate)
+                               for row, sp in speech.items()} for col in noise})
