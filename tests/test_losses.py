@@ -387,7 +387,7 @@ def documented_minimum(name, s):
         return eps / (energy + eps)
     if name in ("si_sdr", "sd_sdr", "si_sdr+compressed", "si_sdr+compressed+stoi"):
         return -10 * np.log10(energy / eps)
-    if name == "weak_frame":
+    if name in ("weak_frame", "weak_cell"):
         return -60.0  # floor_db: the exact estimate leaves no error in the weak frames
     return 0.0
 
@@ -396,7 +396,7 @@ def documented_minimum(name, s):
 def test_minimum_at_perfect_estimate(name):
     rng = np.random.default_rng(5)
     s = t64(0.1 * rng.standard_normal((1, 8000)))
-    if name == "weak_frame":  # it needs frames 20-40 dB below the loudest
+    if name in ("weak_frame", "weak_cell"):  # they need frames (cells) 20-40 dB below the loudest
         s[:, 3000:5000] *= 0.03
     fn = L.get_loss(name)
     at_s = float(fn(estimate=s, reference=s))
@@ -721,3 +721,101 @@ def test_si_sdr_compressed_stoi_weak_weight_adds_the_term():
     want = base + 0.5 * L.weak_frame_loss(estimate=e, reference=s, reduction="none")
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10)
     assert L.get_loss("weak_frame") is L.weak_frame_loss
+
+
+def np_weak_cell(e, r, weak_db=-20.0, range_db=40.0, floor_db=-60.0, eps=1e-12, n_fft=512, hop=256):
+    freqs = np.arange(n_fft // 2 + 1) * SR / n_fft
+    B = np.array([((freqs >= 150 * 2 ** (j / 3) / 2 ** (1 / 6)) & (freqs < 150 * 2 ** (j / 3) * 2 ** (1 / 6)))
+                  for j in range(15)], dtype=float)
+    S, E = np_stft(r, n_fft, hop, "hann"), np_stft(e, n_fft, hop, "hann")
+    p_s, p_e = B @ np.abs(S) ** 2, B @ np.abs(E - S) ** 2  # (J, T)
+    frame = np.sum(np.abs(S) ** 2, axis=0)
+    kept = 10 * np.log10(frame / frame.max()) >= -range_db
+    m = p_s.max(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        weak = (10 * np.log10(p_s / m) < weak_db) & kept[None, :]
+    if not weak.any():
+        return 0.0
+    return float(np.mean(np.maximum(10 * np.log10((p_e + eps) / m)[weak], floor_db)))
+
+
+def test_weak_cell_loss_matches_numpy():
+    rng = np.random.default_rng(31)
+    r = _syllables(rng)
+    r[:, 2000:2600] = lfilter([1.0], [1.0, -0.95], r[:, 2000:2600], axis=-1)  # a band that dips inside loud frames
+    e = r + rng.standard_normal(r.shape) * np.array([[0.001], [0.01], [0.05]])
+    got = L.weak_cell_loss(estimate=t64(e), reference=t64(r), reduction="none").numpy()
+    want = [np_weak_cell(ei, ri) for ei, ri in zip(e, r)]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    assert want[0] < want[1] < want[2] < 0
+    got = L.weak_cell_loss(estimate=t64(e), reference=t64(r), weak_db=-10.0, range_db=30.0, floor_db=-40.0,
+                           reduction="none").numpy()
+    np.testing.assert_allclose(got, [np_weak_cell(ei, ri, -10.0, 30.0, -40.0) for ei, ri in zip(e, r)], rtol=1e-9)
+
+
+def test_weak_cell_loss_sees_a_weak_band_inside_loud_frames():
+    # steady speech-like power in 2.5-4 kHz keeps every frame loud; the 1.0-1.6 kHz part comes
+    # and goes (off 40 dB down). Noise left in that band while it is off is invisible to the
+    # frame-wise loss (no weak frames in 1-4 kHz) and costs in the cell-wise one
+    from scipy.signal import butter, sosfilt
+
+    rng = np.random.default_rng(32)
+    steady = sosfilt(butter(6, [2500, 4000], "bandpass", fs=SR, output="sos"), rng.standard_normal(32000))
+    mid = butter(6, [1000, 1600], "bandpass", fs=SR, output="sos")
+    gate = np.where((np.arange(32000) // 4000) % 2 == 0, 1.0, 0.01)
+    r = (0.3 * steady + sosfilt(mid, rng.standard_normal(32000)) * gate)[None, :]
+    hole_noise = 0.3 * sosfilt(mid, rng.standard_normal(32000)) * (1 - gate)  # only where the band is off
+    assert float(L.weak_frame_loss(estimate=t64(r + hole_noise[None, :]), reference=t64(r))) == 0.0
+    near = float(L.weak_cell_loss(estimate=t64(r + 1e-5 * rng.standard_normal(r.shape)), reference=t64(r)))
+    assert float(L.weak_cell_loss(estimate=t64(r + hole_noise[None, :]), reference=t64(r))) > near + 10
+
+
+def test_weak_cell_loss_gradient_refusals_and_the_weighted_sum():
+    rng = np.random.default_rng(33)
+    r = t64(_syllables(rng, n=2))
+    e = (r + 0.01 * t64(rng.standard_normal(r.shape))).requires_grad_(True)
+    L.weak_cell_loss(estimate=e, reference=r).backward()
+    assert torch.isfinite(e.grad).all() and e.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="weak_db"):
+        L.weak_cell_loss(estimate=r, reference=r, weak_db=5.0)
+    base = L.si_sdr_compressed_stoi_loss(estimate=e.detach(), reference=r, reduction="none")
+    got = L.si_sdr_compressed_stoi_loss(estimate=e.detach(), reference=r, weak_cell_weight=2.0, reduction="none")
+    want = base + 2.0 * L.weak_cell_loss(estimate=e.detach(), reference=r, reduction="none")
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10)
+    assert L.get_loss("weak_cell") is L.weak_cell_loss
+
+
+def test_weak_frame_loss_pulls_only_on_the_weak_frames_and_float32_agrees():
+    rng = np.random.default_rng(25)
+    r = _syllables(rng, n=1)  # loud 0:4000, weak 4000:7000 (-25 dB) and 9000:11000 (-33 dB), silent 12000:14000
+    e = t64(r + 0.003 * rng.standard_normal(r.shape)).requires_grad_(True)
+    L.weak_frame_loss(estimate=e, reference=t64(r)).backward()
+    g = e.grad.abs()[0]
+    assert float(g[:3500].sum()) == 0.0 and float(g[12300:13700].sum()) == 0.0  # loud and silent frames: no pull
+    assert float(g[4500:6500].sum()) > 0 and float(g[9400:10600].sum()) > 0
+    for fn in (L.weak_frame_loss, L.weak_cell_loss):
+        v64 = fn(estimate=t64(r + 0.01 * rng.standard_normal(r.shape)), reference=t64(r))
+        est32 = torch.tensor(r + 0.01 * rng.standard_normal(r.shape), dtype=torch.float32)
+        v32 = fn(estimate=est32, reference=torch.tensor(r, dtype=torch.float32))
+        v64b = fn(estimate=est32.double(), reference=t64(r))
+        assert v32.dtype == torch.float32 and abs(float(v32) - float(v64b)) < 1e-3 and np.isfinite(float(v64))
+
+
+@pytest.mark.parametrize("fn", [L.weak_frame_loss, L.weak_cell_loss])
+def test_weak_losses_refuse_bad_levels(fn):
+    r = t64(_syllables(np.random.default_rng(26), n=1))
+    for kw in ({"range_db": 0.0}, {"range_db": -5.0}, {"floor_db": -10.0}, {"weak_db": 3.0}):
+        with pytest.raises(ValueError, match="need range_db > 0"):
+            fn(estimate=r, reference=r, **kw)
+    with pytest.raises(ValueError, match="weak_weight must be a finite number"):
+        L.si_sdr_compressed_stoi_loss(estimate=r, reference=r, weak_weight=float("nan"))
+    with pytest.raises(ValueError, match="weak_cell_weight must be a finite number"):
+        L.si_sdr_compressed_stoi_loss(estimate=r, reference=r, weak_cell_weight=-1.0)
+
+
+def test_loss_weight_calibration_script_refuses_a_loss_it_cannot_compare(capsys):
+    from conftest import load_script
+
+    script = load_script("loss_weight_calibration")
+    assert script.main(["--term", "psa"]) == 2
+    assert "--term must be a waveform loss" in capsys.readouterr().err

@@ -161,3 +161,20 @@ def test_swap_stoi_refusals():
         swap_stoi({"a": s}, s)
     with pytest.raises(ValueError, match="one length"):
         swap_stoi({"a": (s, s[:-10])}, s)
+
+
+@pytest.mark.parametrize("tag", ["swap"])
+def test_stored_swap_files_hold_each_systems_own_stoi_on_the_diagonal(tag):
+    # the per-item swap matrix of the stored diagnostic files: every row has one column per
+    # system plus "none", and the speech part of a system with its own noise part is its output
+    from sedemo.evaluation import peers
+
+    sets = peers.load_valid_pair(tag)
+    for results in sets.values():
+        names = list(results["systems"])
+        scored = [n for n in names if n != "noisy"]
+        for name in scored:
+            for it in results["systems"][name]["items"]:
+                assert set(it["swap_stoi"]) == {*scored, "none"}
+                assert it["swap_stoi"][name] == pytest.approx(it["stoi"], abs=2e-4)
+                assert 0 < it["stoi_clean_plus_noise_part"] <= 1

@@ -65,6 +65,7 @@ LOSS_DOMAINS: dict[str, str] = {
     "sd_sdr": "time (energy ratio)",
     "mr_stft": "STFT magnitude, 3 resolutions",
     "weak_frame": "STFT error, 1-4 kHz, frames of weak speech (dB)",
+    "weak_cell": "1/3-octave band error, cells of weak speech (dB)",
     "stoi_like": "1/3-octave envelopes",
     "embedding": "embedding (random conv net)",
     "si_sdr+compressed": "time + compressed STFT",
@@ -84,7 +85,8 @@ _OPERATORS = set("−+|‖Σ²/·")
 _CATALOGUE_OVERRIDES: dict[str, dict[str, str]] = {
     "stoi_like": {"formula": "1 − d, d = ESTOI-like correlation of 1/3-octave envelopes",
                   "reference": "proxy of STOI / ESTOI: C. Taal et al., TASLP 2011; J. Jensen, C. Taal, TASLP 2016"},
-    "weak_frame": {"formula": "mean over frames 20-40 dB below the loudest of 10·log10(P_err[t] / P_max), 1-4 kHz"},
+    "weak_frame": {"formula": "mean over frames 20-40 dB below the loudest of max(10·log10(P_err[t] / P_max), −60 dB), 1-4 kHz"},
+    "weak_cell": {"formula": "mean over band-frame cells 20 dB or more below the band's loudest of max(10·log10(P_err[j,t] / M_j), −60 dB)"},
     "si_sdr+compressed": {"reference": "J. Le Roux et al., ICASSP 2019 + S. Braun, I. Tashev, TSP 2021"},
     "si_sdr+compressed+stoi": {"reference": "the above + a STOI proxy (M. Kolbæk et al., TASLP 2018)"},
     "compressed+embedding": {"reference": "S. Braun, I. Tashev, TSP 2021 + an embedding regulariser (C5)"},

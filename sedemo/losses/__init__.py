@@ -49,7 +49,7 @@ from sedemo.losses.masking import (
     signal_approximation_loss,
 )
 from sedemo.losses.perceptual import (EmbeddingLoss, ModelEncoder, RandomFeatureNet, embedding_loss, encoder_network,
-                                     stoi_like_loss, third_octave_bands)
+                                     stoi_like_loss, third_octave_bands, weak_cell_loss)
 from sedemo.losses.registry import LOSS_INPUTS, LOSSES, get_loss
 from sedemo.losses.spectral import (
     MR_STFT_RESOLUTIONS, complex_l1, complex_l2, compressed_complex_loss, compressed_complex_loss_from_spectra,
@@ -68,7 +68,7 @@ __all__ = [
     "phase_sensitive_approximation_loss", "complex_signal_approximation_loss",
     "snr_loss", "ratio_sdr_loss", "si_sdr_loss", "sd_sdr_loss",
     "multi_resolution_stft_loss", "MR_STFT_RESOLUTIONS",
-    "stoi_like_loss", "third_octave_bands", "weak_frame_loss",
+    "stoi_like_loss", "third_octave_bands", "weak_frame_loss", "weak_cell_loss",
     "RandomFeatureNet", "EmbeddingLoss", "embedding_loss", "ModelEncoder", "encoder_network",
     "Combined", "combined_loss", "si_sdr_compressed_loss", "si_sdr_compressed_stoi_loss", "STOI_WEIGHT", "compressed_embedding_loss", "SI_SDR_COMPRESSED_WEIGHT", "EMBEDDING_WEIGHT",
     "LOSSES", "LOSS_INPUTS", "get_loss",

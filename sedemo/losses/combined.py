@@ -16,7 +16,7 @@ from sedemo.dsp.stft import DEFAULT, STFTConfig
 from sedemo.losses._contract import _reduce, _waveforms
 from sedemo.losses.waveform import si_sdr_loss
 from sedemo.losses.spectral import compressed_complex_loss, weak_frame_loss
-from sedemo.losses.perceptual import embedding_loss, stoi_like_loss
+from sedemo.losses.perceptual import embedding_loss, stoi_like_loss, weak_cell_loss
 
 
 # ----------------------------------------------------------------------------
@@ -175,7 +175,8 @@ STOI_WEIGHT = 20.0
 
 def si_sdr_compressed_stoi_loss(
     *, estimate: ArrayLike, reference: ArrayLike, weight: float = SI_SDR_COMPRESSED_WEIGHT,
-    stoi_weight: float = STOI_WEIGHT, weak_weight: float = 0.0, reduction: str = "mean",
+    stoi_weight: float = STOI_WEIGHT, weak_weight: float = 0.0,
+    weak_cell_weight: float = 0.0, reduction: str = "mean",
 ) -> torch.Tensor:
     """SI-SDR + compressed loss with an intelligibility term added:
 
@@ -191,16 +192,23 @@ def si_sdr_compressed_stoi_loss(
     0.13), so 20 gives the new term about a third of the main term's pull. Inputs
     ``(batch, time)`` waveforms of at least 0.48 s at 16 kHz. ``weak_weight`` > 0 adds
     ``weak_weight · weak_frame_loss(ŝ, s)`` (:func:`sedemo.losses.spectral.weak_frame_loss`,
-    dB of error in the frames 20-40 dB below the loudest; :data:`WEAK_WEIGHT` is the weight
-    chapter 5 tried); 0, the default, leaves the sum and its cost unchanged.
+    dB of error in the frames 20-40 dB below the loudest; chapter 5 tried 0.5 and 1.5);
+    ``weak_cell_weight`` > 0 likewise adds
+    :func:`sedemo.losses.perceptual.weak_cell_loss` (the same on STOI's band-frame grid);
+    0, the default of both, leaves the sum and its cost unchanged.
     Chapter 5 (fine-tuning the ULCRN against its STOI gap at low SNR).
     Chapter: 05_complex_mapping.
     """
     fn = "si_sdr_compressed_stoi_loss"
+    for key, w in (("weak_weight", weak_weight), ("weak_cell_weight", weak_cell_weight)):
+        if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
+            raise ValueError(f"{fn}(): {key} must be a finite number >= 0 (0 leaves the term out), got {w!r}")
     e, r = _waveforms(fn, estimate, reference)
     a = si_sdr_compressed_loss(estimate=e, reference=r, weight=weight, reduction="none")
     b = stoi_like_loss(estimate=e, reference=r, reduction="none")
     total = a + stoi_weight * b
     if weak_weight:
         total = total + weak_weight * weak_frame_loss(estimate=e, reference=r, reduction="none")
+    if weak_cell_weight:
+        total = total + weak_cell_weight * weak_cell_loss(estimate=e, reference=r, reduction="none")
     return _reduce(total, reduction, fn)

@@ -124,6 +124,64 @@ def stoi_like_loss(
 
 # ----------------------------------------------------------------------------
 # Embedding (deep feature) loss with a fixed, offline feature network
+
+def weak_cell_loss(
+    *, estimate: ArrayLike, reference: ArrayLike, sample_rate: int = 16000, n_fft: int = 512,
+    hop: int = 256, n_bands: int = 15, min_freq: float = 150.0, weak_db: float = -20.0,
+    range_db: float = 40.0, floor_db: float = -60.0, eps: float = 1e-12, reduction: str = "mean",
+) -> torch.Tensor:
+    """The error left where the speech is weak in its band, in dB re the band's loudest frame:
+    :func:`sedemo.losses.spectral.weak_frame_loss` made time-frequency, on STOI's grid.
+
+    Inputs ``(batch, time)`` waveforms; returns ``(batch,)`` with ``reduction="none"``. Per item, with the STFTs ``Ŝ``, ``S`` (Hann, ``n_fft`` = 512, ``hop`` =
+    256, as :func:`stoi_like_loss`) and STOI's one-third-octave bands ``j``
+    (:func:`third_octave_bands`):
+
+        ``P_s[j,t] = Σ_{k∈j} |S[k,t]|²``,  ``P_e[j,t] = Σ_{k∈j} |Ŝ[k,t] − S[k,t]|²``,
+        ``M_j = max_t P_s[j,t]``
+
+        cells ``C = {(j,t) : frame t within range_db of the loudest frame (all bands summed),
+        and 10·log10(P_s[j,t]/M_j) < weak_db}``
+
+        ``loss = mean_{(j,t)∈C} max(10·log10((P_e[j,t] + eps)/M_j), floor_db)``
+
+    STOI drops the frames more than 40 dB below the loudest and correlates each band's
+    envelope separately (Taal et al. 2011), so noise left in a band where the speech dips
+    (inside a loud frame too) flattens that band's envelope; a split by whole frames does not
+    see it. The minimum is the exact estimate; a cell zeroed costs the speech's own level
+    there. An item without such cells contributes 0. Units: dB (lower is better). Why:
+    chapter 5 found the default model's STOI gap at low SNR in the noise part of its output
+    (:func:`sedemo.evaluation.speech_noise.swap_stoi`), and the frame-wise
+    :func:`sedemo.losses.spectral.weak_frame_loss` did not move it;
+    :func:`sedemo.losses.combined.si_sdr_compressed_stoi_loss` adds this term with
+    ``weak_cell_weight``. Reference: none published (this book, chapter 5); the grid and the
+    frame range follow STOI's (C. Taal et al., TASLP 2011).
+    Chapter: 05_complex_mapping.
+    """
+    fn = "weak_cell_loss"
+    _check_eps(fn, eps=eps)
+    if not (range_db > 0 and weak_db <= 0 and floor_db < weak_db):
+        raise ValueError(f"{fn}(): need range_db > 0, weak_db <= 0 and floor_db < weak_db (dB re the band's "
+                         f"loudest frame), got weak_db={weak_db!r}, range_db={range_db!r}, floor_db={floor_db!r}")
+    e, r = _waveforms(fn, estimate, reference)
+    cfg = STFTConfig(n_fft=int(n_fft), hop=int(hop), window="hann", sample_rate=int(sample_rate))
+    bands = third_octave_bands(n_fft, sample_rate, n_bands, min_freq).to(device=e.device, dtype=e.dtype)
+    se, sr = stft(e, cfg), stft(r, cfg)
+    p_s = torch.matmul(bands, _cplx_sq(sr))  # (B, J, T)
+    p_e = torch.matmul(bands, _cplx_sq(se - sr))
+    tiny = torch.finfo(p_s.dtype).tiny
+    with torch.no_grad():
+        frame = _cplx_sq(sr).sum(-2)  # (B, T): all bins, as STOI's frame energy
+        kept = 10 * torch.log10(frame.clamp_min(tiny) / frame.amax(-1, keepdim=True).clamp_min(tiny)) >= -range_db
+        m = p_s.amax(-1, keepdim=True).clamp_min(tiny)  # (B, J, 1)
+        cell = 10 * torch.log10(p_s.clamp_min(tiny) / m)
+        weak = (cell < weak_db) & kept.unsqueeze(1) & (p_s.amax(-1, keepdim=True) > 0)
+    # the other cells enter as 0 dB (no gradient), so a silent reference stays finite
+    ratio = torch.where(weak, (p_e + eps) / m, torch.ones_like(p_e))
+    err_db = (10 * torch.log10(ratio)).clamp_min(floor_db)
+    per_item = (err_db * weak).sum((-2, -1)) / weak.sum((-2, -1)).clamp_min(1)
+    return _reduce(per_item, reduction, fn)
+
 # ----------------------------------------------------------------------------
 class RandomFeatureNet(torch.nn.Module):
     """A small, fixed, randomly initialised feature network: log-mel -> 3 dilated Conv1d.

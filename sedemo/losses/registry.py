@@ -13,7 +13,7 @@ import torch
 from sedemo.losses.waveform import mae, mse, ratio_sdr_loss, sd_sdr_loss, si_sdr_loss, snr_loss
 from sedemo.losses.spectral import complex_l1, complex_l2, compressed_complex_loss, compressed_complex_loss_from_spectra, multi_resolution_stft_loss, spectral_l1, spectral_l2, spectral_loss, spectral_loss_from_spectra, weak_frame_loss
 from sedemo.losses.masking import complex_signal_approximation_loss, mask_approximation_loss, phase_sensitive_approximation_loss, signal_approximation_loss
-from sedemo.losses.perceptual import embedding_loss, stoi_like_loss
+from sedemo.losses.perceptual import embedding_loss, stoi_like_loss, weak_cell_loss
 from sedemo.losses.combined import compressed_embedding_loss, si_sdr_compressed_loss, si_sdr_compressed_stoi_loss
 
 
@@ -36,6 +36,7 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "sd_sdr": sd_sdr_loss,
     "mr_stft": multi_resolution_stft_loss,
     "weak_frame": weak_frame_loss,
+    "weak_cell": weak_cell_loss,
     "stoi_like": stoi_like_loss,
     "embedding": embedding_loss,
     "si_sdr+compressed": si_sdr_compressed_loss,

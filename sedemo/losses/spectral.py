@@ -271,7 +271,7 @@ def weak_frame_loss(
 ) -> torch.Tensor:
     """The error left where the speech is weak, in dB re the loudest speech frame.
 
-    Per ``(batch, time)`` item, with the STFTs ``Ŝ``, ``S`` (``cfg``) and the bins whose
+    Inputs ``(batch, time)`` waveforms; returns ``(batch,)`` with ``reduction="none"``. Per item, with the STFTs ``Ŝ``, ``S`` (``cfg``) and the bins whose
     centre frequency lies in ``band`` (Hz, default 1-4 kHz):
 
         ``P_s[t] = Σ_k |S[k,t]|²``,  ``P_e[t] = Σ_k |Ŝ[k,t] − S[k,t]|²``,  ``P_max = max_t P_s[t]``
@@ -288,10 +288,13 @@ def weak_frame_loss(
     more than ``range_db`` below the loudest are left out, as STOI leaves them out
     (Taal et al. 2011); an item without weak frames contributes 0. ``floor_db`` ends
     the pull where the error is already negligible. ``eps`` keeps the logarithm
-    finite. Units: dB (lower is better). Why: chapter 5's split by frame speech
-    level (:func:`sedemo.evaluation.speech_noise.split_by_speech_level`) found the
-    default model's noise floor not falling between syllables and words, where
-    RNNoise's and DeepFilterNet3's fall by 22 dB; :func:`sedemo.losses.combined.si_sdr_compressed_stoi_loss`
+    finite. Units: dB (lower is better). In dB the gradient grows as the error falls (about
+    tenfold per 20 dB) until the floor stops it; the trainer's gradient clipping bounds it.
+    (The classes are those of :func:`sedemo.evaluation.speech_noise.split_by_speech_level`
+    with the boundaries on the other side: here ``−40 ≤ level < −20``.) Why: chapter 5's
+    split by frame speech level found the default model's noise left falling only about
+    9 dB from its loudest frames to the quietest, where RNNoise's and DeepFilterNet3's fall
+    by 22 dB; :func:`sedemo.losses.combined.si_sdr_compressed_stoi_loss`
     adds it with ``weak_weight``. Reference: none published (this book, chapter 5); the frame
     range follows STOI's (C. Taal et al., TASLP 2011).
     Chapter: 05_complex_mapping.
@@ -302,9 +305,9 @@ def weak_frame_loss(
     if not (0 <= lo < hi <= cfg.sample_rate / 2):
         raise ValueError(f"{fn}(): band must be (low, high) Hz with 0 <= low < high <= "
                          f"{cfg.sample_rate / 2:g}, got {band!r}")
-    if not (range_db > 0 and -range_db < weak_db <= 0):
-        raise ValueError(f"{fn}(): need range_db > 0 and -range_db < weak_db <= 0 (dB re the loudest "
-                         f"frame), got weak_db={weak_db!r}, range_db={range_db!r}")
+    if not (range_db > 0 and -range_db < weak_db <= 0 and floor_db < weak_db):
+        raise ValueError(f"{fn}(): need range_db > 0, -range_db < weak_db <= 0 and floor_db < weak_db (dB re "
+                         f"the loudest frame), got weak_db={weak_db!r}, range_db={range_db!r}, floor_db={floor_db!r}")
     e, r = _waveforms(fn, estimate, reference)
     freqs = torch.arange(cfg.n_freqs, device=e.device) * (cfg.sample_rate / cfg.n_fft)
     keep = (freqs >= lo) & (freqs < hi)
