@@ -178,3 +178,24 @@ def test_stored_swap_files_hold_each_systems_own_stoi_on_the_diagonal(tag):
                 assert set(it["swap_stoi"]) == {*scored, "none"}
                 assert it["swap_stoi"][name] == pytest.approx(it["stoi"], abs=2e-4)
                 assert 0 < it["stoi_clean_plus_noise_part"] <= 1
+
+
+def test_level_summary_reads_means_and_the_fall_from_the_rows():
+    import pandas as pd
+
+    from sedemo.evaluation.speech_noise import level_summary
+
+    lev = lambda a, b: {"0 to -10 dB": a, "-30 to -40 dB": b}  # noqa: E731
+    rows = pd.DataFrame([
+        dict(system="a", snr_db=-5.0, pesq_wb=1.0, stoi=0.6, si_sdr=2.0, level_residual_db=lev(-10.0, -20.0)),
+        dict(system="a", snr_db=5.0, pesq_wb=2.0, stoi=0.8, si_sdr=6.0, level_residual_db=lev(-12.0, -30.0)),
+        dict(system="b", snr_db=-5.0, pesq_wb=1.5, stoi=0.7, si_sdr=3.0, level_residual_db=lev(-8.0, -12.0)),
+    ])
+    t = level_summary(rows, ["b", "a"])
+    assert list(t.index) == ["b", "a"]
+    assert t.loc["a", "PESQ-WB"] == 1.5 and t.loc["a", "-5 dB: STOI"] == 0.6
+    assert t.loc["a", "-5 dB: fall (dB)"] == 10.0 and t.loc["b", "-5 dB: noise left, frames -30 to -40 dB (dB)"] == -12.0
+    with pytest.raises(ValueError, match="unknown system"):
+        level_summary(rows, ["c"])
+    with pytest.raises(ValueError, match="no rows at 0 dB"):
+        level_summary(rows, ["a"], snr_db=0.0)

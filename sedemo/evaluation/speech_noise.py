@@ -155,3 +155,31 @@ def swap_stoi(parts: dict, clean, sample_rate: int = 16000) -> pd.DataFrame:
     noise["none"] = np.zeros_like(ref)
     return pd.DataFrame({col: {row: stoi(estimate=sp + noise[col], reference=ref, sample_rate=sample_rate)
                                for row, sp in speech.items()} for col in noise})
+
+
+def level_summary(rows: pd.DataFrame, systems, snr_db: float = -5.0) -> pd.DataFrame:
+    """One row per system of a results file scored with ``--speech-noise-split``: the means of
+    PESQ-WB, STOI and SI-SDR (dB) over all its rows, STOI at ``snr_db``, and at ``snr_db`` the
+    noise left (dB, 1-4 kHz, :func:`split_by_speech_level`) in the loudest and the quietest
+    level class and the fall between them. ``rows``: a frame of
+    :func:`sedemo.evaluation.peers.item_rows` (columns ``system``, ``snr_db``, ``pesq_wb``,
+    ``stoi``, ``si_sdr``, ``level_residual_db``); ``systems``: the rows wanted, in order (an
+    unknown name is an error naming the known ones). Chapter: 05_complex_mapping."""
+    known = list(dict.fromkeys(rows["system"]))
+    missing = [s for s in systems if s not in known]
+    if missing:
+        raise ValueError(f"level_summary: unknown system(s) {missing}; the rows hold {known}")
+    at = rows[rows["snr_db"] == snr_db]
+    if at.empty:
+        raise ValueError(f"level_summary: no rows at {snr_db:g} dB; the rows hold SNRs {sorted(set(rows['snr_db']))}")
+    out = {}
+    for name in systems:
+        mine, low = rows[rows["system"] == name], at[at["system"] == name]
+        levels = pd.DataFrame(list(low["level_residual_db"])).mean()
+        loud, quiet = levels.index[0], levels.index[-1]
+        out[name] = {"PESQ-WB": mine["pesq_wb"].mean(), "STOI": mine["stoi"].mean(), "SI-SDR (dB)": mine["si_sdr"].mean(),
+                     f"{snr_db:g} dB: STOI": low["stoi"].mean(),
+                     f"{snr_db:g} dB: noise left, loudest frames (dB)": levels[loud],
+                     f"{snr_db:g} dB: noise left, frames {quiet} (dB)": levels[quiet],
+                     f"{snr_db:g} dB: fall (dB)": levels[loud] - levels[quiet]}
+    return pd.DataFrame(out).T
